@@ -1,0 +1,99 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// applyEnvAndConfig fills every flag the user did not set on the command
+// line, first from SLUICE_<FLAG> in the environment, then from the --config
+// file. Precedence: flag > environment > config file > default.
+func applyEnvAndConfig(c *cobra.Command) error {
+	file := map[string]any{}
+	if path, _ := c.Flags().GetString("config"); path != "" {
+		var err error
+		if file, err = readConfigFile(path, c.Name()); err != nil {
+			return usageErr(err)
+		}
+	}
+	used := map[string]bool{}
+	var firstErr error
+	c.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Changed || f.Name == "config" || f.Name == "help" || firstErr != nil {
+			used[f.Name] = true
+			return
+		}
+		env := "SLUICE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok {
+			if err := c.Flags().Set(f.Name, v); err != nil {
+				firstErr = usageErr(fmt.Errorf("%s=%q: %w", env, redact(f.Name, v), err))
+			}
+			used[f.Name] = true
+			return
+		}
+		if v, ok := file[f.Name]; ok {
+			if err := c.Flags().Set(f.Name, configValue(v)); err != nil {
+				firstErr = usageErr(fmt.Errorf("config key %s: %w", f.Name, err))
+			}
+			used[f.Name] = true
+		}
+	})
+	if firstErr != nil {
+		return firstErr
+	}
+	for k, v := range file {
+		if _, isSection := v.(map[string]any); !used[k] && !isSection {
+			return usageErr(fmt.Errorf("config file: unknown key %q for %s", k, c.CommandPath()))
+		}
+	}
+	return nil
+}
+
+// readConfigFile returns the top-level keys overlaid with those under the
+// command's own section (e.g. "sink:").
+func readConfigFile(path, section string) (map[string]any, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading --config: %w", err)
+	}
+	var raw map[string]any
+	if err := yaml.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("--config %s: %s", path, yaml.FormatError(err, false, false))
+	}
+	out := map[string]any{}
+	for k, v := range raw {
+		if _, isSection := v.(map[string]any); !isSection {
+			out[k] = v
+		}
+	}
+	if sec, ok := raw[section].(map[string]any); ok {
+		for k, v := range sec {
+			out[k] = v
+		}
+	}
+	return out, nil
+}
+
+func configValue(v any) string {
+	if list, ok := v.([]any); ok {
+		parts := make([]string, len(list))
+		for i, x := range list {
+			parts[i] = fmt.Sprint(x)
+		}
+		return strings.Join(parts, ",")
+	}
+	return fmt.Sprint(v)
+}
+
+// redact hides secret values in error messages.
+func redact(flag, v string) string {
+	if strings.Contains(flag, "password") || strings.Contains(flag, "secret") || strings.Contains(flag, "key") {
+		return "<redacted>"
+	}
+	return v
+}
