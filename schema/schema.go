@@ -61,9 +61,9 @@ type Schema struct {
 	Name        string   `yaml:"name"`
 	Topic       string   `yaml:"topic"`
 	Description string   `yaml:"description,omitempty"`
-	Key         string   `yaml:"key,omitempty"`        // column whose value keys the Kafka record
-	EventTime   string   `yaml:"event_time"`           // timestamp column that windows and partitions use
-	Zone        string   `yaml:"zone,omitempty"`       // default zone for timestamps without one (UTC)
+	Key         string   `yaml:"key,omitempty"`  // column whose value keys the Kafka record
+	EventTime   string   `yaml:"event_time"`     // timestamp column that windows and partitions use
+	Zone        string   `yaml:"zone,omitempty"` // default zone for timestamps without one (UTC)
 	Columns     []Column `yaml:"columns"`
 
 	// Source is the file the schema came from (or "builtin:NAME").
