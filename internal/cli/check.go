@@ -2,13 +2,16 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicehq/sluice/internal/kclient"
@@ -19,6 +22,9 @@ func newCheckCmd() *cobra.Command {
 		kc      kclient.Config
 		topics  []string
 		timeout time.Duration
+		create  bool
+		parts   int32
+		rf      int16
 	)
 	c := &cobra.Command{
 		Use:   "check",
@@ -28,6 +34,7 @@ prints the brokers and topics it sees, and exits non-zero with the reason
 when TLS or authentication fails or a topic given with --topics is missing.
 Run it after a deploy, or as an init container, before starting the workers.`,
 		Example: `  sluice check --brokers 127.0.0.1:9092 --topics clickstream
+  sluice check --brokers broker:9092 --topics clickstream,clickstream.dead --create --partitions 12
   sluice check --brokers b-1.mycluster.abc123.c2.kafka.eu-west-1.amazonaws.com:9098 --sasl-mechanism aws-msk-iam`,
 		Annotations: map[string]string{noPreflight: "check connects itself"},
 		Args:        noArgs,
@@ -42,7 +49,9 @@ Run it after a deploy, or as an init container, before starting the workers.`,
 			if err != nil {
 				return err
 			}
-			cl, err := kgo.NewClient(opts...)
+			// A short metadata age: kgo otherwise answers metadata from a
+			// cache up to 5s old, which hides topics just created.
+			cl, err := kgo.NewClient(append(opts, kgo.MetadataMinAge(100*time.Millisecond))...)
 			if err != nil {
 				return fmt.Errorf("creating the Kafka client: %w", err)
 			}
@@ -57,6 +66,25 @@ Run it after a deploy, or as an init container, before starting the workers.`,
 			for _, b := range md.Brokers {
 				fmt.Fprintf(out, "broker %d %s:%d\n", b.NodeID, b.Host, b.Port)
 			}
+			if create {
+				if err := createMissing(ctx, kadm.NewClient(cl), md, topics, parts, rf, out); err != nil {
+					return err
+				}
+				// Metadata catches up with a creation shortly after it.
+				for {
+					if md, err = kadm.NewClient(cl).Metadata(ctx); err != nil {
+						return fmt.Errorf("reading metadata: %w", err)
+					}
+					if len(missingTopics(md, topics)) == 0 {
+						break
+					}
+					select {
+					case <-ctx.Done():
+						return fmt.Errorf("created topics not visible yet: %w", ctx.Err())
+					case <-time.After(100 * time.Millisecond):
+					}
+				}
+			}
 			names := md.Topics.Names()
 			slices.Sort(names)
 			for _, t := range names {
@@ -64,13 +92,7 @@ Run it after a deploy, or as an init container, before starting the workers.`,
 					fmt.Fprintf(out, "topic %s partitions=%d\n", t, len(md.Topics[t].Partitions))
 				}
 			}
-			var missing []string
-			for _, t := range topics {
-				if _, ok := md.Topics[t]; !ok || md.Topics[t].Err != nil {
-					missing = append(missing, t)
-				}
-			}
-			if len(missing) > 0 {
+			if missing := missingTopics(md, topics); len(missing) > 0 {
 				return fmt.Errorf("missing topics: %s", strings.Join(missing, ", "))
 			}
 			fmt.Fprintln(out, "ok")
@@ -80,5 +102,37 @@ Run it after a deploy, or as an init container, before starting the workers.`,
 	kc.AddFlags(c.Flags())
 	c.Flags().StringSliceVar(&topics, "topics", nil, "topics that must exist, comma separated")
 	c.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "give up connecting after this long")
+	c.Flags().BoolVar(&create, "create", false, "create the --topics that do not exist")
+	c.Flags().Int32Var(&parts, "partitions", 6, "partitions of topics created with --create")
+	c.Flags().Int16Var(&rf, "replication-factor", -1, "replication factor of topics created with --create (-1: the broker default)")
 	return c
+}
+
+// createMissing creates the wanted topics the metadata does not show.
+func createMissing(ctx context.Context, adm *kadm.Client, md kadm.Metadata, want []string, parts int32, rf int16, out io.Writer) error {
+	missing := missingTopics(md, want)
+	if len(missing) == 0 {
+		return nil
+	}
+	res, err := adm.CreateTopics(ctx, parts, rf, nil, missing...)
+	if err != nil {
+		return fmt.Errorf("creating topics: %w", err)
+	}
+	for _, r := range res.Sorted() {
+		if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("creating topic %s: %w", r.Topic, r.Err)
+		}
+		fmt.Fprintf(out, "created topic %s\n", r.Topic)
+	}
+	return nil
+}
+
+func missingTopics(md kadm.Metadata, want []string) []string {
+	var missing []string
+	for _, t := range want {
+		if d, ok := md.Topics[t]; !ok || d.Err != nil {
+			missing = append(missing, t)
+		}
+	}
+	return missing
 }

@@ -208,3 +208,17 @@ func TestKafkaPreflight(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckCreatesTopics(t *testing.T) {
+	addr, pki, _ := startBrokerCmd(t)
+	args := []string{"check", "--brokers", addr, "--tls-ca", pki.CA, "--sasl-mechanism", "scram-sha-512", "--sasl-username", "alice",
+		"--sasl-password", goodPassword, "--topics", "clickstream,clickstream.dead", "--create", "--partitions", "3"}
+	code, out, errOut := run(args...)
+	if code != 0 || !strings.Contains(out, "created topic clickstream.dead") || !strings.Contains(out, "topic clickstream.dead partitions=3") ||
+		strings.Contains(out, "created topic clickstream\n") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, errOut = run(args...); code != 0 || strings.Contains(out, "created") {
+		t.Fatalf("second run should find them: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
