@@ -51,7 +51,7 @@ func TestMain(m *testing.M) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	if err := dockerUp(ctx); err != nil {
-		fmt.Printf("SKIP integration: no Docker engine answers (%v)\n", err)
+		fmt.Printf("SKIP integration: no Docker engine answers (%s)\n", strings.ReplaceAll(err.Error(), "\n", "; "))
 		os.Exit(0)
 	}
 	if err := buildImages(ctx); err != nil {
