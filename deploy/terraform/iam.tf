@@ -6,7 +6,9 @@ locals {
   workers      = ["collector", "processor", "sink", "admin"]
   input_topic  = "${local.topic_arn}/${var.topics.input}"
   dead_topic   = "${local.topic_arn}/${var.topics.dead}"
+  late_topic   = "${local.topic_arn}/${var.topics.late}"
   output_topic = [for t in var.topics.outputs : "${local.topic_arn}/${t}"]
+  state_topic  = [for t in var.topics.state : "${local.topic_arn}/${t}"]
   lake_objects = "${aws_s3_bucket.lake.arn}/${var.lake_prefix}/*"
 }
 
@@ -53,7 +55,7 @@ data "aws_iam_policy_document" "collector" {
 }
 
 # processor: reads the input in its group, writes rule outputs in
-# transactions (exactly-once).
+# transactions (exactly-once), keeps window state in changelog topics.
 data "aws_iam_policy_document" "processor" {
   statement {
     sid       = "Cluster"
@@ -68,7 +70,12 @@ data "aws_iam_policy_document" "processor" {
   statement {
     sid       = "WriteOutputs"
     actions   = ["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"]
-    resources = concat(local.output_topic, [local.dead_topic])
+    resources = concat(local.output_topic, [local.dead_topic, local.late_topic])
+  }
+  statement {
+    sid       = "WindowState"
+    actions   = ["kafka-cluster:DescribeTopic", "kafka-cluster:ReadData", "kafka-cluster:WriteData"]
+    resources = local.state_topic
   }
   statement {
     sid       = "Group"
@@ -123,7 +130,8 @@ data "aws_iam_policy_document" "sink" {
 }
 
 # admin: the one-off `sluice check --create` job that creates the topics
-# (MSK keeps auto.create.topics.enable=false).
+# (MSK keeps auto.create.topics.enable=false, and the workers are not
+# allowed to create topics).
 data "aws_iam_policy_document" "admin" {
   statement {
     sid       = "Cluster"
@@ -133,7 +141,7 @@ data "aws_iam_policy_document" "admin" {
   statement {
     sid       = "CreateTopics"
     actions   = ["kafka-cluster:DescribeTopic", "kafka-cluster:CreateTopic"]
-    resources = concat([local.input_topic, local.dead_topic], local.output_topic)
+    resources = concat([local.input_topic, local.dead_topic, local.late_topic], local.output_topic, local.state_topic)
   }
 }
 

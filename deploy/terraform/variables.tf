@@ -59,16 +59,20 @@ variable "vpc_id" {
 }
 
 variable "topics" {
-  description = "Topics the workers use: the input stream and one per rule output."
+  description = "Topics the workers use: the input stream, one per rule output, the processor's dead-letter, late-event and window-state (changelog: <group>.<source>.state) topics."
   type = object({
     input   = string
     outputs = list(string)
     dead    = string
+    late    = string
+    state   = list(string)
   })
   default = {
     input   = "clickstream"
     outputs = ["clickstream.high_intent_views"]
-    dead    = "clickstream.dead"
+    dead    = "sluice.dead-letter"
+    late    = "sluice.late"
+    state   = ["sluice-process.clickstream.state"]
   }
 }
 

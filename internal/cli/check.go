@@ -23,6 +23,7 @@ func newCheckCmd() *cobra.Command {
 		topics  []string
 		timeout time.Duration
 		create  bool
+		compact []string
 		parts   int32
 		rf      int16
 	)
@@ -39,6 +40,7 @@ Run it after a deploy, or as an init container, before starting the workers.`,
 		Annotations: map[string]string{noPreflight: "check connects itself"},
 		Args:        noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			topics = append(topics, compact...)
 			if err := kc.Validate(); err != nil {
 				return usageErr(err)
 			}
@@ -67,7 +69,11 @@ Run it after a deploy, or as an init container, before starting the workers.`,
 				fmt.Fprintf(out, "broker %d %s:%d\n", b.NodeID, b.Host, b.Port)
 			}
 			if create {
-				if err := createMissing(ctx, kadm.NewClient(cl), md, topics, parts, rf, out); err != nil {
+				adm := kadm.NewClient(cl)
+				if err := createMissing(ctx, adm, md, topics[:len(topics)-len(compact)], parts, rf, nil, out); err != nil {
+					return err
+				}
+				if err := createMissing(ctx, adm, md, compact, parts, rf, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, out); err != nil {
 					return err
 				}
 				// Metadata catches up with a creation shortly after it.
@@ -102,19 +108,20 @@ Run it after a deploy, or as an init container, before starting the workers.`,
 	kc.AddFlags(c.Flags())
 	c.Flags().StringSliceVar(&topics, "topics", nil, "topics that must exist, comma separated")
 	c.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "give up connecting after this long")
-	c.Flags().BoolVar(&create, "create", false, "create the --topics that do not exist")
+	c.Flags().BoolVar(&create, "create", false, "create the --topics and --compacted topics that do not exist")
+	c.Flags().StringSliceVar(&compact, "compacted", nil, "topics that must exist, created compacted (cleanup.policy=compact) with --create: the processor's window-state changelogs")
 	c.Flags().Int32Var(&parts, "partitions", 6, "partitions of topics created with --create")
 	c.Flags().Int16Var(&rf, "replication-factor", -1, "replication factor of topics created with --create (-1: the broker default)")
 	return c
 }
 
 // createMissing creates the wanted topics the metadata does not show.
-func createMissing(ctx context.Context, adm *kadm.Client, md kadm.Metadata, want []string, parts int32, rf int16, out io.Writer) error {
+func createMissing(ctx context.Context, adm *kadm.Client, md kadm.Metadata, want []string, parts int32, rf int16, configs map[string]*string, out io.Writer) error {
 	missing := missingTopics(md, want)
 	if len(missing) == 0 {
 		return nil
 	}
-	res, err := adm.CreateTopics(ctx, parts, rf, nil, missing...)
+	res, err := adm.CreateTopics(ctx, parts, rf, configs, missing...)
 	if err != nil {
 		return fmt.Errorf("creating topics: %w", err)
 	}

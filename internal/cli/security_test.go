@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicehq/sluice/internal/kclient"
 	"github.com/sluicehq/sluice/internal/testpki"
@@ -212,7 +214,7 @@ func TestKafkaPreflight(t *testing.T) {
 func TestCheckCreatesTopics(t *testing.T) {
 	addr, pki, _ := startBrokerCmd(t)
 	args := []string{"check", "--brokers", addr, "--tls-ca", pki.CA, "--sasl-mechanism", "scram-sha-512", "--sasl-username", "alice",
-		"--sasl-password", goodPassword, "--topics", "clickstream,clickstream.dead", "--create", "--partitions", "3"}
+		"--sasl-password", goodPassword, "--topics", "clickstream,clickstream.dead", "--compacted", "app.state", "--create", "--partitions", "3"}
 	code, out, errOut := run(args...)
 	if code != 0 || !strings.Contains(out, "created topic clickstream.dead") || !strings.Contains(out, "topic clickstream.dead partitions=3") ||
 		strings.Contains(out, "created topic clickstream\n") {
@@ -220,5 +222,31 @@ func TestCheckCreatesTopics(t *testing.T) {
 	}
 	if code, out, errOut = run(args...); code != 0 || strings.Contains(out, "created") {
 		t.Fatalf("second run should find them: exit %d\n%s\n%s", code, out, errOut)
+	}
+	kc := kclient.Config{Brokers: []string{addr}, TLSCAFile: pki.CA, SASLMechanism: "scram-sha-512", SASLUsername: "alice", SASLPassword: goodPassword}
+	opts, err := kc.Opts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	rc, err := kadm.NewClient(cl).DescribeTopicConfigs(context.Background(), "app.state", "clickstream.dead")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rc {
+		v, _ := r.Configs, r.Err
+		policy := ""
+		for _, c := range v {
+			if c.Key == "cleanup.policy" && c.Value != nil {
+				policy = *c.Value
+			}
+		}
+		if want := map[string]string{"app.state": "compact", "clickstream.dead": "delete"}[r.Name]; policy != want {
+			t.Errorf("%s: cleanup.policy %q, want %q", r.Name, policy, want)
+		}
 	}
 }
