@@ -256,7 +256,7 @@ func markdownInvocations(t *testing.T, path string) []invocation {
 		}
 		if pending == "" {
 			line = strings.TrimPrefix(line, "$ ")
-			if !strings.HasPrefix(line, "sluice ") && !strings.HasPrefix(line, "./bin/sluice ") {
+			if _, words := leadingEnv(shellFields(line)); len(words) == 0 || filepath.Base(words[0]) != "sluice" {
 				continue
 			}
 			start = lineNo
@@ -265,14 +265,28 @@ func markdownInvocations(t *testing.T, path string) []invocation {
 			pending += cont + " "
 			continue
 		}
-		argv := shellFields(pending + line)
+		env, argv := leadingEnv(shellFields(pending + line))
 		pending = ""
-		out = append(out, invocation{where: path + ":" + strconv.Itoa(start), args: stripProgram(argv)})
+		out = append(out, invocation{where: path + ":" + strconv.Itoa(start), args: stripProgram(argv), env: env})
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// leadingEnv splits VAR=value words off the front of a command line.
+func leadingEnv(words []string) (map[string]string, []string) {
+	env := map[string]string{}
+	for len(words) > 0 {
+		k, v, ok := strings.Cut(words[0], "=")
+		if !ok || k == "" || strings.ToUpper(k) != k || strings.ContainsAny(k, "-/.") {
+			break
+		}
+		env[k] = v
+		words = words[1:]
+	}
+	return env, words
 }
 
 // shellFields splits a command line the way a shell would for the simple
