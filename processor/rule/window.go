@@ -508,3 +508,12 @@ func (w *Windows) Restore(key string, val []byte) error {
 	m[b.gkey] = b
 	return nil
 }
+
+// Rebind points the state at a reloaded rule with the same definition
+// (same Hash), so a reload that only changed tests or the description keeps
+// the open windows.
+func (w *Windows) Rebind(r *Rule) {
+	if r.Hash == w.r.Hash {
+		w.r = r
+	}
+}
