@@ -62,7 +62,7 @@ type Config struct {
 	Reg   prometheus.Registerer
 	Stats *Stats
 
-	now   func() time.Time      // clock; time.Now by default
+	now   func() time.Time     // clock; time.Now by default
 	crash func(at string) bool // tests: true drops the client without committing
 }
 

@@ -37,19 +37,19 @@ type partTask struct {
 }
 
 type worker struct {
-	cfg    Config
-	log    *slog.Logger
-	m      *metrics
-	rs     *ruleSet
-	sess   *kgo.GroupTransactSession
-	adm    *kadm.Client
-	base   []kgo.Opt
-	srcN   map[string]int32 // partitions of each source topic
-	nparts map[string]int32 // partitions of each topic we write
+	cfg     Config
+	log     *slog.Logger
+	m       *metrics
+	rs      *ruleSet
+	sess    *kgo.GroupTransactSession
+	adm     *kadm.Client
+	base    []kgo.Opt
+	srcN    map[string]int32 // partitions of each source topic
+	nparts  map[string]int32 // partitions of each topic we write
 	parters map[string]kgo.TopicPartitioner
-	tasks  map[tp]*partTask
-	sink   txnSink
-	reload chan *ruleSet
+	tasks   map[tp]*partTask
+	sink    txnSink
+	reload  chan *ruleSet
 
 	mu       sync.Mutex
 	revoked  []tp
