@@ -186,7 +186,9 @@ func (w *Windows) addSession(ev *Eval, ts, wm int64) string {
 	var origStart int64
 	keep := list[:0]
 	for _, s := range list {
-		if ts < s.end && ts+gap > s.start { // the event falls within the gap of this session
+		// A session the watermark has passed is closed, emitted or not yet:
+		// joining it would make results depend on when windows are emitted.
+		if s.end > wm && ts < s.end && ts+gap > s.start { // the event falls within the gap of this session
 			if target == nil {
 				target, origStart = s, s.start
 				keep = append(keep, s)
