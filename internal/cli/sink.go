@@ -94,7 +94,6 @@ Credentials come from the standard AWS chain (environment, profile, IRSA).`,
 	return c
 }
 
-
 // sinkTables maps each topic to its schema.
 func sinkTables(topics, schemas []string) ([]connector.Table, error) {
 	if len(topics) == 0 {
