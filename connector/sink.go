@@ -93,6 +93,7 @@ func Run(ctx context.Context, cfg Config) error {
 	err = s.loop(ctx)
 	if errors.Is(err, errCrashed) {
 		// Simulated crash: nothing flushed, nothing committed.
+		s.cl.AllowRebalance()
 		s.cl.Close()
 		return err
 	}
@@ -107,6 +108,9 @@ func Run(ctx context.Context, cfg Config) error {
 		s.mu.Unlock()
 		cancel()
 	}
+	// The loop may have returned between a poll and its AllowRebalance;
+	// leaving the group waits for it.
+	s.cl.AllowRebalance()
 	s.cl.Close()
 	if err != nil {
 		return fmt.Errorf("sink: %w", err)
