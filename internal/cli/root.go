@@ -74,6 +74,7 @@ var commands = []func() *cobra.Command{
 	newBrokerCmd,
 	newProcessCmd,
 	newRulesCmd,
+	newSinkCmd,
 }
 
 // noArgs rejects positional arguments with a usage error.
