@@ -78,6 +78,9 @@ underscores, e.g. SLUICE_BROKERS) or from a YAML file given with --config.`,
 var commands = []func() *cobra.Command{
 	newBrokerCmd,
 	newCheckCmd,
+	newProcessCmd,
+	newRulesCmd,
+	newSinkCmd,
 }
 
 // noArgs rejects positional arguments with a usage error.

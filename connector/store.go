@@ -1,0 +1,158 @@
+package connector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gocloud.dev/blob"
+	"gocloud.dev/blob/fileblob"
+)
+
+// store writes whole objects under a prefix of a bucket: a local directory
+// (gocloud fileblob) or S3 (s3blob over aws-sdk-go-v2). Every write is
+// atomic: fileblob writes a temporary file next to the target and renames
+// it (we add the fsyncs it leaves out); an S3 PUT (or multipart completion)
+// makes the object visible all at once.
+type store struct {
+	bucket  *blob.Bucket
+	prefix  string // "" or "dir/" inside the bucket
+	dir     string // local root, for fsync; "" for S3
+	s3      *s3Options
+	timeout time.Duration // per attempt
+	backoff time.Duration // cap of the retry backoff
+	log     *slog.Logger
+	onRetry func()
+}
+
+// parseDest checks --to and returns its scheme and URL.
+func parseDest(to string) (string, *url.URL, error) {
+	u, err := url.Parse(to)
+	if err != nil || to == "" {
+		return "", nil, fmt.Errorf("%w (got %q)", ErrBadDest, to)
+	}
+	switch u.Scheme {
+	case "file":
+		if u.Host != "" || !filepath.IsAbs(u.Path) {
+			return "", nil, fmt.Errorf("%w: %q is not an absolute file:/// URL", ErrBadDest, to)
+		}
+		if len(u.Query()) > 0 {
+			return "", nil, fmt.Errorf("%w: file:// takes no options (got %q)", ErrBadDest, u.RawQuery)
+		}
+	case "s3":
+		if u.Host == "" {
+			return "", nil, fmt.Errorf("%w: %q has no bucket", ErrBadDest, to)
+		}
+		if _, err := parseS3Options(u.Query()); err != nil {
+			return "", nil, err
+		}
+	default:
+		return "", nil, fmt.Errorf("%w (got scheme %q)", ErrBadDest, u.Scheme)
+	}
+	return u.Scheme, u, nil
+}
+
+func openStore(ctx context.Context, cfg *Config) (*store, error) {
+	scheme, u, err := parseDest(cfg.To)
+	if err != nil {
+		return nil, err
+	}
+	st := &store{timeout: cfg.StoreTimeout, backoff: cfg.RetryBackoff, log: cfg.Log}
+	switch scheme {
+	case "file":
+		st.dir = filepath.Clean(u.Path)
+		// Temporary files go next to their target (same filesystem, so the
+		// rename is atomic) and end in .tmp, which readers globbing
+		// *.parquet skip.
+		st.bucket, err = fileblob.OpenBucket(st.dir, &fileblob.Options{
+			CreateDir: true, NoTempDir: true, Metadata: fileblob.MetadataDontWrite})
+	case "s3":
+		st.s3, _ = parseS3Options(u.Query())
+		st.bucket, err = openS3(ctx, u.Host, st.s3)
+		if p := strings.Trim(u.Path, "/"); p != "" {
+			st.prefix = p + "/"
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", cfg.To, err)
+	}
+	return st, nil
+}
+
+func (s *store) close() error { return s.bucket.Close() }
+
+// put writes one object, retrying errors and timeouts with exponential
+// backoff and full jitter until it succeeds or ctx ends. While it retries
+// the caller does not poll Kafka, so a long outage pauses consumption
+// instead of buffering without bound.
+func (s *store) put(ctx context.Context, key string, data []byte, contentType string) error {
+	delay := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := s.putOnce(ctx, key, data, contentType)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("writing %s: %w", key, ctx.Err())
+		}
+		wait := time.Duration(rand.Int64N(int64(delay)) + 1)
+		s.log.Warn("object store write failed; retrying", "key", s.prefix+key, "attempt", attempt, "retry_in", wait, "err", err)
+		if s.onRetry != nil {
+			s.onRetry()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("writing %s: %w", key, ctx.Err())
+		case <-time.After(wait):
+		}
+		if delay *= 2; delay > s.backoff {
+			delay = s.backoff
+		}
+	}
+}
+
+func (s *store) putOnce(ctx context.Context, key string, data []byte, contentType string) error {
+	actx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	opts := &blob.WriterOptions{ContentType: contentType, DisableContentTypeDetection: true}
+	if s.s3 != nil {
+		opts.BeforeWrite = s.s3.beforeWrite
+		// One part for objects up to 64 MiB; larger ones go multipart.
+		opts.BufferSize = 64 << 20
+	}
+	if err := s.bucket.WriteAll(actx, s.prefix+key, data, opts); err != nil {
+		if errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+			return fmt.Errorf("timed out after %s: %w", s.timeout, err)
+		}
+		return err
+	}
+	if s.dir != "" {
+		return syncLocal(filepath.Join(s.dir, filepath.FromSlash(key)))
+	}
+	return nil
+}
+
+// syncLocal makes a renamed local file and its directory entry durable:
+// fileblob renames without fsync, and offsets must not be committed for a
+// file a power loss could still take away.
+func syncLocal(path string) error {
+	for _, p := range []string{path, filepath.Dir(path)} {
+		f, err := os.Open(p)
+		if err != nil {
+			return fmt.Errorf("syncing %s: %w", p, err)
+		}
+		err = f.Sync()
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("syncing %s: %w", p, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,60 @@
+package connector
+
+import (
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/sluicehq/sluice/schema"
+)
+
+// tableState is what the sink needs per topic: the codec that decodes its
+// records and the Parquet schema they are written with.
+type tableState struct {
+	Table
+	codec   *schema.Codec
+	pq      *parquet.Schema
+	partIdx []int // field index of the extra partition column, or nil
+}
+
+func newTableState(t Table, partCol string) (*tableState, error) {
+	ts := &tableState{Table: t, codec: schema.NewCodec(t.Schema)}
+	ts.pq = parquet.SchemaOf(ts.codec.Zero())
+	if partCol != "" {
+		typ := ts.codec.Type()
+		for i := 0; i < typ.NumField(); i++ {
+			if strings.Split(typ.Field(i).Tag.Get("json"), ",")[0] == partCol {
+				ts.partIdx = []int{i}
+			}
+		}
+		if ts.partIdx == nil {
+			return nil, fmt.Errorf("%w (table %s)", ErrBadPartColumn, t.Name)
+		}
+	}
+	return ts, nil
+}
+
+// partitionValue renders the extra partition column of rec, a pointer from
+// the codec, as a safe path segment.
+func (ts *tableState) partitionValue(rec any) string {
+	v := reflect.ValueOf(rec).Elem().FieldByIndex(ts.partIdx)
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return nullPartition
+		}
+		v = v.Elem()
+	}
+	var s string
+	switch v.Kind() {
+	case reflect.String:
+		s = v.String()
+	case reflect.Int64:
+		s = strconv.FormatInt(v.Int(), 10)
+	case reflect.Bool:
+		s = strconv.FormatBool(v.Bool())
+	}
+	return partValue(s)
+}

@@ -1,0 +1,111 @@
+package connector
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress"
+	pqgzip "github.com/parquet-go/parquet-go/compress/gzip"
+	"github.com/parquet-go/parquet-go/compress/snappy"
+	"github.com/parquet-go/parquet-go/compress/uncompressed"
+	"github.com/parquet-go/parquet-go/compress/zstd"
+)
+
+// codecs are the --compression choices with their file-name infix.
+var codecs = map[string]struct {
+	codec compress.Codec
+	ext   string
+}{
+	"snappy": {&snappy.Codec{}, "snappy.parquet"},
+	"zstd":   {&zstd.Codec{}, "zstd.parquet"},
+	"gzip":   {&pqgzip.Codec{}, "gz.parquet"},
+	"none":   {&uncompressed.Codec{}, "parquet"},
+}
+
+// openFile is one object being built in memory: a Parquet file or a gzip
+// NDJSON file (errors, raw backup). It is written to the store whole.
+type openFile struct {
+	key   folderKey
+	first int64 // offset of its first record: part of its name
+	rows  int64
+	buf   bytes.Buffer
+	pq    *parquet.Writer
+	gz    *gzip.Writer
+	size  int64 // last estimate of the bytes this file holds in memory
+	since int   // rows since size was estimated
+	cut   int64 // bytes of a row group before it is flushed
+}
+
+func newParquetFile(fk folderKey, first int64, sch *parquet.Schema, codec compress.Codec, rowGroup int64, meta map[string]string) *openFile {
+	f := &openFile{key: fk, first: first, cut: rowGroup}
+	opts := []parquet.WriterOption{sch, parquet.Compression(codec), parquet.CreatedBy("sluice", "", "")}
+	for k, v := range meta {
+		opts = append(opts, parquet.KeyValueMetadata(k, v))
+	}
+	f.pq = parquet.NewWriter(&f.buf, opts...)
+	return f
+}
+
+func newNDJSONFile(fk folderKey, first int64) *openFile {
+	f := &openFile{key: fk, first: first}
+	f.gz, _ = gzip.NewWriterLevel(&f.buf, gzip.BestSpeed)
+	return f
+}
+
+// sizeEvery is how many rows pass between size estimates (Writer.Size sums
+// every column buffer, too costly per row).
+const sizeEvery = 256
+
+// writeRow adds one record to a Parquet file and returns the growth of its
+// size estimate.
+func (f *openFile) writeRow(rec any, approx int) (int64, error) {
+	if err := f.pq.Write(rec); err != nil {
+		return 0, fmt.Errorf("writing parquet row: %w", err)
+	}
+	f.rows++
+	f.since++
+	if f.since < sizeEvery && f.rows > 1 {
+		// Between estimates, count the JSON size: an upper bound of what a
+		// row adds in memory before compression.
+		f.size += int64(approx)
+		return int64(approx), nil
+	}
+	f.since = 0
+	old := f.size
+	f.size = f.pq.Size()
+	if f.size-int64(f.buf.Len()) >= f.cut {
+		if err := f.pq.Flush(); err != nil {
+			return 0, fmt.Errorf("cutting row group: %w", err)
+		}
+		f.size = f.pq.Size()
+	}
+	return f.size - old, nil
+}
+
+// writeLine adds one NDJSON line to a gzip file.
+func (f *openFile) writeLine(line []byte) (int64, error) {
+	f.rows++
+	if _, err := f.gz.Write(line); err != nil {
+		return 0, err
+	}
+	if _, err := f.gz.Write([]byte{'\n'}); err != nil {
+		return 0, err
+	}
+	old := f.size
+	// gzip holds at most its window plus the compressed output.
+	f.size = int64(f.buf.Len()) + 64<<10
+	return f.size - old, nil
+}
+
+// finish closes the writer; the object is then f.buf.
+func (f *openFile) finish() error {
+	if f.pq != nil {
+		if err := f.pq.Close(); err != nil {
+			return fmt.Errorf("closing parquet file: %w", err)
+		}
+		return nil
+	}
+	return f.gz.Close()
+}

@@ -1,0 +1,222 @@
+package rule
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"reflect"
+	"strconv"
+	"time"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/sluicehq/sluice/schema"
+)
+
+// value is one typed scalar, held without boxing so the hot path does not
+// allocate.
+type value struct {
+	kind schema.Type
+	null bool
+	s    string
+	i    int64
+	f    float64
+	b    bool
+	t    time.Time
+}
+
+// accessor reads a scalar field straight out of a record at a fixed offset:
+// group_by and aggregate arguments that are plain field paths skip expr.
+type accessor struct {
+	off  uintptr
+	kind schema.Type
+	ptr  bool // optional int/float/bool: a pointer field
+}
+
+func (a *accessor) read(rec any) value {
+	p := unsafe.Add(reflect.ValueOf(rec).UnsafePointer(), a.off)
+	if a.ptr {
+		p = *(*unsafe.Pointer)(p)
+		if p == nil {
+			return value{kind: a.kind, null: true}
+		}
+	}
+	switch a.kind {
+	case schema.String:
+		return value{kind: a.kind, s: *(*string)(p)}
+	case schema.Int:
+		return value{kind: a.kind, i: *(*int64)(p)}
+	case schema.Float:
+		return value{kind: a.kind, f: *(*float64)(p)}
+	case schema.Bool:
+		return value{kind: a.kind, b: *(*bool)(p)}
+	default:
+		return value{kind: a.kind, t: *(*time.Time)(p)}
+	}
+}
+
+// fromAny converts an expr result to a value of kind k.
+func fromAny(k schema.Type, v any) value {
+	switch x := v.(type) {
+	case nil:
+		return value{kind: k, null: true}
+	case string:
+		return value{kind: k, s: x}
+	case int:
+		return value{kind: k, i: int64(x)}
+	case int64:
+		return value{kind: k, i: x}
+	case *int64:
+		if x == nil {
+			return value{kind: k, null: true}
+		}
+		return value{kind: k, i: *x}
+	case float64:
+		return value{kind: k, f: x}
+	case *float64:
+		if x == nil {
+			return value{kind: k, null: true}
+		}
+		return value{kind: k, f: *x}
+	case bool:
+		return value{kind: k, b: x}
+	case time.Time:
+		return value{kind: k, t: x}
+	default:
+		return value{kind: k, s: fmt.Sprint(x)}
+	}
+}
+
+// number returns v as a float64 (sum, avg, min and max over numbers).
+func (v value) number() float64 {
+	if v.kind == schema.Int {
+		return float64(v.i)
+	}
+	return v.f
+}
+
+// appendKey appends an unambiguous binary form of v (group keys).
+func (v value) appendKey(b []byte) []byte {
+	if v.null {
+		return append(b, 0)
+	}
+	switch v.kind {
+	case schema.String:
+		b = append(b, 1)
+		b = binary.AppendUvarint(b, uint64(len(v.s)))
+		return append(b, v.s...)
+	case schema.Int:
+		return binary.BigEndian.AppendUint64(append(b, 2), uint64(v.i))
+	case schema.Float:
+		return binary.BigEndian.AppendUint64(append(b, 3), math.Float64bits(v.f))
+	case schema.Bool:
+		if v.b {
+			return append(b, 4, 1)
+		}
+		return append(b, 4, 0)
+	default:
+		return binary.BigEndian.AppendUint64(append(b, 5), uint64(v.t.UnixNano()))
+	}
+}
+
+// appendText appends v as plain text (record keys).
+func (v value) appendText(b []byte) []byte {
+	if v.null {
+		return b
+	}
+	switch v.kind {
+	case schema.String:
+		return append(b, v.s...)
+	case schema.Int:
+		return strconv.AppendInt(b, v.i, 10)
+	case schema.Float:
+		return strconv.AppendFloat(b, v.f, 'g', -1, 64)
+	case schema.Bool:
+		return strconv.AppendBool(b, v.b)
+	default:
+		return v.t.UTC().AppendFormat(b, time.RFC3339Nano)
+	}
+}
+
+// appendJSON appends v as a JSON value.
+func (v value) appendJSON(b []byte) []byte {
+	if v.null {
+		return append(b, "null"...)
+	}
+	switch v.kind {
+	case schema.String:
+		return appendJSONString(b, v.s)
+	case schema.Int:
+		return strconv.AppendInt(b, v.i, 10)
+	case schema.Float:
+		if math.IsNaN(v.f) || math.IsInf(v.f, 0) {
+			return append(b, "null"...)
+		}
+		return strconv.AppendFloat(b, v.f, 'g', -1, 64)
+	case schema.Bool:
+		return strconv.AppendBool(b, v.b)
+	default:
+		b = append(b, '"')
+		b = v.t.UTC().AppendFormat(b, time.RFC3339Nano)
+		return append(b, '"')
+	}
+}
+
+// less orders values of one kind (min, max, sorting groups).
+func (v value) less(o value) bool {
+	switch v.kind {
+	case schema.String:
+		return v.s < o.s
+	case schema.Int:
+		return v.i < o.i
+	case schema.Float:
+		return v.f < o.f
+	case schema.Bool:
+		return !v.b && o.b
+	default:
+		return v.t.Before(o.t)
+	}
+}
+
+const hexDigits = "0123456789abcdef"
+
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

@@ -1,0 +1,521 @@
+package rule
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	json "github.com/goccy/go-json"
+
+	"github.com/sluicehq/sluice/schema"
+)
+
+// bucket is the state of one window for one group.
+type bucket struct {
+	start, end int64 // unix nanoseconds, [start, end)
+	gkey       string
+	group      []value
+	aggs       []aggState
+	dirty      bool // changed since the last changelog flush
+	early      bool // changed since the last early emission
+	removed    bool
+}
+
+// Windows is one window rule's state for one input partition: open windows
+// per group and the partition's watermark. Results depend only on the
+// order of the partition's events (lateness is judged against the
+// watermark at each event), never on batch boundaries or timing, so a
+// replay yields the same results.
+type Windows struct {
+	r        *Rule
+	maxET    int64
+	hasET    bool
+	byStart  map[int64]map[string]*bucket // tumbling and hopping
+	sessions map[string][]*bucket         // session: per group, by start
+	nextEnd  int64                        // session: earliest end among open sessions
+	n        int                          // open buckets
+	dirty    []*bucket
+	gone     []string // changelog keys of buckets that closed or moved
+	wmDirty  bool
+	early    time.Time
+}
+
+// NewWindows returns empty state for a window rule.
+func (r *Rule) NewWindows() *Windows {
+	return &Windows{r: r, maxET: math.MinInt64, byStart: map[int64]map[string]*bucket{},
+		sessions: map[string][]*bucket{}, nextEnd: math.MaxInt64}
+}
+
+func unixTime(ns int64) time.Time { return time.Unix(0, ns).UTC() }
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q * b
+}
+
+// Observe moves the partition's event-time clock: every event of the
+// partition counts, matched by the rule or not.
+func (w *Windows) Observe(t time.Time) {
+	if ts := t.UnixNano(); !w.hasET || ts > w.maxET {
+		w.maxET, w.hasET, w.wmDirty = ts, true, true
+	}
+}
+
+// Watermark is the maximum event time seen minus the allowed lateness;
+// windows ending at or before it are closed. Zero before any event.
+func (w *Windows) Watermark() time.Time {
+	if !w.hasET {
+		return time.Time{}
+	}
+	return unixTime(w.wm())
+}
+
+func (w *Windows) wm() int64 {
+	if !w.hasET {
+		return math.MinInt64
+	}
+	return w.maxET - int64(w.r.Window.AllowedLateness)
+}
+
+// Size is the number of open (window, group) states.
+func (w *Windows) Size() int { return w.n }
+
+// Add puts a matched event into its windows. It returns a non-empty reason
+// when the event is late: every window it belongs to has already closed.
+func (w *Windows) Add(ev *Eval, rec any, t time.Time) (late string, err error) {
+	r := w.r
+	ev.key, ev.vals, ev.args = ev.key[:0], ev.vals[:0], ev.args[:0]
+	for i := range r.groups {
+		v, err := r.groups[i].eval(ev, rec)
+		if err != nil {
+			return "", fmt.Errorf("rule %s: group_by %w", r.Name, err)
+		}
+		ev.vals = append(ev.vals, v)
+		ev.key = v.appendKey(ev.key)
+	}
+	for i := range r.aggs {
+		var v value
+		if a := r.aggs[i].arg; a != nil {
+			if v, err = a.eval(ev, rec); err != nil {
+				return "", fmt.Errorf("rule %s: aggregate %w", r.Name, err)
+			}
+		}
+		ev.args = append(ev.args, v)
+	}
+	ts, wm := t.UnixNano(), w.wm()
+	win := r.Window
+	switch win.Type {
+	case Tumbling:
+		start := floorDiv(ts, int64(win.Size))
+		end := start + int64(win.Size)
+		if end <= wm {
+			return w.lateReason(start, end, wm), nil
+		}
+		w.update(w.bucketAt(ev, start, end), ev)
+	case Hopping:
+		size, every := int64(win.Size), int64(win.Every)
+		accepted, lastStart := 0, int64(0)
+		for s := floorDiv(ts, every); s > ts-size; s -= every {
+			lastStart = s
+			if s+size <= wm {
+				continue
+			}
+			w.update(w.bucketAt(ev, s, s+size), ev)
+			accepted++
+		}
+		if accepted == 0 {
+			return w.lateReason(lastStart, lastStart+size, wm), nil
+		}
+	case Session:
+		return w.addSession(ev, ts, wm), nil
+	}
+	return "", nil
+}
+
+func (w *Windows) lateReason(start, end, wm int64) string {
+	return fmt.Sprintf("late: window [%s, %s) already closed at watermark %s (allowed lateness %s)",
+		unixTime(start).Format(time.RFC3339Nano), unixTime(end).Format(time.RFC3339Nano),
+		unixTime(wm).Format(time.RFC3339Nano), w.r.Window.AllowedLateness)
+}
+
+func (w *Windows) bucketAt(ev *Eval, start, end int64) *bucket {
+	m := w.byStart[start]
+	if m == nil {
+		m = map[string]*bucket{}
+		w.byStart[start] = m
+	}
+	b := m[string(ev.key)]
+	if b == nil {
+		b = w.newBucket(ev, start, end)
+		m[b.gkey] = b
+	}
+	return b
+}
+
+func (w *Windows) newBucket(ev *Eval, start, end int64) *bucket {
+	w.n++
+	return &bucket{start: start, end: end, gkey: string(ev.key), group: slices.Clone(ev.vals), aggs: make([]aggState, len(w.r.aggs))}
+}
+
+func (w *Windows) update(b *bucket, ev *Eval) {
+	for i := range w.r.aggs {
+		w.r.aggs[i].update(&b.aggs[i], ev.args[i], w.r.Window.DistinctExact)
+	}
+	w.touch(b)
+}
+
+func (w *Windows) touch(b *bucket) {
+	if !b.dirty {
+		b.dirty = true
+		w.dirty = append(w.dirty, b)
+	}
+	b.early = true
+}
+
+func (w *Windows) addSession(ev *Eval, ts, wm int64) string {
+	gap := int64(w.r.Window.Gap)
+	list := w.sessions[string(ev.key)]
+	var target *bucket
+	var origStart int64
+	keep := list[:0]
+	for _, s := range list {
+		// A session the watermark has passed is closed, emitted or not yet:
+		// joining it would make results depend on when windows are emitted.
+		if s.end > wm && ts < s.end && ts+gap > s.start { // the event falls within the gap of this session
+			if target == nil {
+				target, origStart = s, s.start
+				keep = append(keep, s)
+				continue
+			}
+			// The event bridges two sessions: fold s into target.
+			for i := range w.r.aggs {
+				w.r.aggs[i].merge(&target.aggs[i], &s.aggs[i], w.r.Window.DistinctExact)
+			}
+			target.start, target.end = min(target.start, s.start), max(target.end, s.end)
+			w.drop(s)
+			continue
+		}
+		keep = append(keep, s)
+	}
+	if target == nil {
+		if ts+gap <= wm {
+			return w.lateReason(ts, ts+gap, wm)
+		}
+		target = w.newBucket(ev, ts, ts+gap)
+		origStart = ts
+		keep = append(keep, target)
+		if list == nil {
+			w.sessions[target.gkey] = keep
+		}
+	}
+	target.start = min(target.start, ts)
+	if target.start != origStart {
+		w.gone = append(w.gone, stateKey(origStart, target.gkey)) // its changelog key moves with its start
+	}
+	target.end = max(target.end, ts+gap)
+	slices.SortFunc(keep, func(a, b *bucket) int { return int(sign(a.start - b.start)) })
+	w.sessions[target.gkey] = keep
+	w.nextEnd = min(w.nextEnd, target.end)
+	w.update(target, ev)
+	return ""
+}
+
+func sign(x int64) int64 {
+	switch {
+	case x < 0:
+		return -1
+	case x > 0:
+		return 1
+	}
+	return 0
+}
+
+func (w *Windows) drop(b *bucket) {
+	b.removed = true
+	w.n--
+	w.gone = append(w.gone, w.stateKey(b))
+}
+
+// Advance emits every window that the watermark has passed and forgets it.
+func (w *Windows) Advance(ev *Eval, s Sink) {
+	w.close(ev, s, w.wm())
+}
+
+// Flush emits every open window (the input has ended).
+func (w *Windows) Flush(ev *Eval, s Sink) { w.close(ev, s, math.MaxInt64) }
+
+func (w *Windows) close(ev *Eval, s Sink, wm int64) {
+	var out []*bucket
+	if w.r.Window.Type == Session {
+		if wm < w.nextEnd {
+			return
+		}
+		next := int64(math.MaxInt64)
+		for k, list := range w.sessions {
+			keep := list[:0]
+			for _, b := range list {
+				if b.end <= wm {
+					out = append(out, b)
+				} else {
+					keep = append(keep, b)
+					next = min(next, b.end)
+				}
+			}
+			if len(keep) == 0 {
+				delete(w.sessions, k)
+			} else {
+				w.sessions[k] = keep
+			}
+		}
+		w.nextEnd = next
+	} else {
+		for start, m := range w.byStart {
+			if start+int64(w.r.Window.Size) > wm {
+				continue
+			}
+			for _, b := range m {
+				out = append(out, b)
+			}
+			delete(w.byStart, start)
+		}
+	}
+	slices.SortFunc(out, func(a, b *bucket) int {
+		if a.end != b.end {
+			return int(sign(a.end - b.end))
+		}
+		if a.start != b.start {
+			return int(sign(a.start - b.start))
+		}
+		return strings.Compare(a.gkey, b.gkey)
+	})
+	for _, b := range out {
+		w.drop(b)
+		w.emit(ev, s, b, true)
+	}
+}
+
+// Early emits the current results of windows that changed since the last
+// early emission, when the rule asks for early updates (emit_every) and
+// that much processing time has passed.
+func (w *Windows) Early(ev *Eval, s Sink, now time.Time) {
+	every := w.r.Window.EmitEvery
+	if every <= 0 || now.Sub(w.early) < every {
+		return
+	}
+	w.early = now
+	var out []*bucket
+	for _, m := range w.byStart {
+		for _, b := range m {
+			if b.early {
+				out = append(out, b)
+			}
+		}
+	}
+	for _, list := range w.sessions {
+		for _, b := range list {
+			if b.early {
+				out = append(out, b)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b *bucket) int {
+		if a.start != b.start {
+			return int(sign(a.start - b.start))
+		}
+		return strings.Compare(a.gkey, b.gkey)
+	})
+	for _, b := range out {
+		w.emit(ev, s, b, false)
+	}
+}
+
+func (w *Windows) emit(ev *Eval, s Sink, b *bucket, final bool) {
+	b.early = false
+	r := w.r
+	if r.having != nil {
+		hv := reflect.New(r.htype).Elem()
+		i := 0
+		set := func(v value) {
+			f := hv.Field(i)
+			i++
+			if v.null {
+				return
+			}
+			switch v.kind {
+			case schema.String:
+				f.SetString(v.s)
+			case schema.Int:
+				f.SetInt(v.i)
+			case schema.Float:
+				f.SetFloat(v.f)
+			case schema.Bool:
+				f.SetBool(v.b)
+			default:
+				f.Set(reflect.ValueOf(v.t))
+			}
+		}
+		for _, g := range b.group {
+			set(g)
+		}
+		for j := range r.aggs {
+			set(r.aggs[j].result(&b.aggs[j]))
+		}
+		set(value{kind: schema.Timestamp, t: unixTime(b.start)})
+		set(value{kind: schema.Timestamp, t: unixTime(b.end)})
+		if r.Window.EmitEvery > 0 {
+			set(value{kind: schema.Bool, b: final})
+		}
+		ok, err := ev.vm.Run(r.having, hv.Interface())
+		if err != nil {
+			s.Error(r, fmt.Errorf("rule %s: having: %w", r.Name, err))
+			return
+		}
+		if ok != true {
+			return
+		}
+	}
+	row := make([]byte, 0, 128)
+	row = append(row, '{')
+	for j, g := range b.group {
+		row = appendJSONString(row, r.groups[j].name)
+		row = append(row, ':')
+		row = g.appendJSON(row)
+		row = append(row, ',')
+	}
+	for j := range r.aggs {
+		row = appendJSONString(row, r.aggs[j].name)
+		row = append(row, ':')
+		row = r.aggs[j].result(&b.aggs[j]).appendJSON(row)
+		row = append(row, ',')
+	}
+	row = append(row, `"window_start":`...)
+	row = value{kind: schema.Timestamp, t: unixTime(b.start)}.appendJSON(row)
+	row = append(row, `,"window_end":`...)
+	row = value{kind: schema.Timestamp, t: unixTime(b.end)}.appendJSON(row)
+	if r.Window.EmitEvery > 0 {
+		row = append(row, `,"final":`...)
+		row = value{kind: schema.Bool, b: final}.appendJSON(row)
+	}
+	row = append(row, '}')
+	var key []byte
+	for j, g := range b.group {
+		if j > 0 {
+			key = append(key, '|')
+		}
+		key = g.appendText(key)
+	}
+	s.Output(r, key, row)
+}
+
+// State changelog: each open bucket is one entry keyed by its window and
+// group; a closed bucket is a tombstone; "m" holds the partition's maximum
+// event time.
+
+type bucketJSON struct {
+	Start int64     `json:"s"`
+	End   int64     `json:"e"`
+	Group []valJSON `json:"g"`
+	Aggs  []aggJSON `json:"a"`
+}
+
+func (w *Windows) stateKey(b *bucket) string { return stateKey(b.start, b.gkey) }
+
+func stateKey(start int64, gkey string) string {
+	k := make([]byte, 0, 9+len(gkey))
+	k = append(k, 'b')
+	k = binary.BigEndian.AppendUint64(k, uint64(start))
+	return string(append(k, gkey...))
+}
+
+// Changes reports the state changed since the last call: put for every
+// open bucket that changed (and the watermark), del for every bucket gone.
+func (w *Windows) Changes(put func(key string, val []byte), del func(key string)) {
+	for _, k := range w.gone {
+		del(k)
+	}
+	w.gone = w.gone[:0]
+	for _, b := range w.dirty {
+		b.dirty = false
+		if b.removed {
+			continue
+		}
+		bj := bucketJSON{Start: b.start, End: b.end}
+		for _, g := range b.group {
+			bj.Group = append(bj.Group, toJSONVal(g))
+		}
+		for i := range b.aggs {
+			bj.Aggs = append(bj.Aggs, b.aggs[i].toJSON())
+		}
+		val, _ := json.Marshal(bj)
+		put(w.stateKey(b), val)
+	}
+	w.dirty = w.dirty[:0]
+	if w.wmDirty {
+		w.wmDirty = false
+		put("m", binary.BigEndian.AppendUint64(nil, uint64(w.maxET)))
+	}
+}
+
+// Restore loads one live changelog entry (the last value of its key).
+func (w *Windows) Restore(key string, val []byte) error {
+	if key == "m" {
+		if len(val) != 8 {
+			return fmt.Errorf("rule %s: bad watermark entry", w.r.Name)
+		}
+		w.maxET, w.hasET = int64(binary.BigEndian.Uint64(val)), true
+		return nil
+	}
+	var bj bucketJSON
+	if err := json.Unmarshal(val, &bj); err != nil {
+		return fmt.Errorf("rule %s: decoding state: %w", w.r.Name, err)
+	}
+	if len(bj.Group) != len(w.r.groups) || len(bj.Aggs) != len(w.r.aggs) {
+		return fmt.Errorf("rule %s: state entry does not fit the rule", w.r.Name)
+	}
+	b := &bucket{start: bj.Start, end: bj.End, aggs: make([]aggState, len(w.r.aggs))}
+	var gk []byte
+	for i, g := range bj.Group {
+		v := fromJSONVal(w.r.groups[i].typ, g)
+		b.group = append(b.group, v)
+		gk = v.appendKey(gk)
+	}
+	b.gkey = string(gk)
+	for i, a := range bj.Aggs {
+		st, err := w.r.aggs[i].fromJSON(a)
+		if err != nil {
+			return fmt.Errorf("rule %s: decoding state: %w", w.r.Name, err)
+		}
+		b.aggs[i] = st
+	}
+	w.n++
+	if w.r.Window.Type == Session {
+		list := append(w.sessions[b.gkey], b)
+		slices.SortFunc(list, func(x, y *bucket) int { return int(sign(x.start - y.start)) })
+		w.sessions[b.gkey] = list
+		w.nextEnd = min(w.nextEnd, b.end)
+		return nil
+	}
+	m := w.byStart[b.start]
+	if m == nil {
+		m = map[string]*bucket{}
+		w.byStart[b.start] = m
+	}
+	m[b.gkey] = b
+	return nil
+}
+
+// Rebind points the state at a reloaded rule with the same definition
+// (same Hash), so a reload that only changed tests or the description keeps
+// the open windows.
+func (w *Windows) Rebind(r *Rule) {
+	if r.Hash == w.r.Hash {
+		w.r = r
+	}
+}

@@ -1,0 +1,44 @@
+package processor
+
+import (
+	"sort"
+
+	"github.com/sluicehq/sluice/processor/rule"
+	"github.com/sluicehq/sluice/schema"
+)
+
+// ruleSet is the loaded rules, grouped by source topic.
+type ruleSet struct {
+	all     []*rule.Rule
+	byTopic map[string][]*rule.Rule
+	codecs  map[string]*schema.Codec // per source topic
+}
+
+func newRuleSet(rules []*rule.Rule) *ruleSet {
+	rs := &ruleSet{all: rules, byTopic: map[string][]*rule.Rule{}, codecs: map[string]*schema.Codec{}}
+	for _, r := range rules {
+		t := r.Schema.Topic
+		rs.byTopic[t] = append(rs.byTopic[t], r)
+		if rs.codecs[t] == nil {
+			rs.codecs[t] = r.Codec
+		}
+	}
+	return rs
+}
+
+func (rs *ruleSet) topics() []string {
+	var out []string
+	for t := range rs.byTopic {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (rs *ruleSet) outputs() []string {
+	var out []string
+	for _, r := range rs.all {
+		out = append(out, r.Output)
+	}
+	return out
+}

@@ -1,0 +1,132 @@
+package processor
+
+import (
+	"bytes"
+	"context"
+	"strconv"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/processor/rule"
+)
+
+// txnSink produces what rules emit into the open transaction and counts it
+// until the transaction commits.
+type txnSink struct {
+	w        *worker
+	cur      *kgo.Record // the input record being processed (nil: window closes)
+	part     int32       // the input partition
+	produced map[string]int64
+	consumed map[string]int64
+	dead     map[string]int64
+	promise  func(*kgo.Record, error)
+
+	mu      sync.Mutex
+	prodErr error
+}
+
+func (s *txnSink) reset() {
+	s.produced, s.consumed, s.dead = map[string]int64{}, map[string]int64{}, map[string]int64{}
+	s.mu.Lock()
+	s.prodErr = nil
+	s.mu.Unlock()
+}
+
+func (s *txnSink) onProduced(_ *kgo.Record, err error) {
+	if err != nil {
+		s.mu.Lock()
+		if s.prodErr == nil {
+			s.prodErr = err
+		}
+		s.mu.Unlock()
+	}
+}
+
+func (s *txnSink) err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.prodErr
+}
+
+func (s *txnSink) failed() bool { return s.err() != nil }
+
+// own returns b, copied unless it is the input record's own bytes (which
+// stay valid until the transaction ends; rule buffers do not).
+func (s *txnSink) own(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	if c := s.cur; c != nil && len(b) > 0 {
+		if (len(c.Value) == len(b) && &c.Value[0] == &b[0]) || (len(c.Key) == len(b) && &c.Key[0] == &b[0]) {
+			return b
+		}
+	}
+	return bytes.Clone(b)
+}
+
+func (s *txnSink) produce(r *kgo.Record) {
+	if s.produced == nil {
+		s.reset()
+	}
+	n := s.w.nparts[r.Topic]
+	if n <= 0 {
+		n = 1
+	}
+	if len(r.Key) > 0 {
+		tp := s.w.parters[r.Topic]
+		if tp == nil {
+			tp = keyPartitioner.ForTopic(r.Topic)
+			s.w.parters[r.Topic] = tp
+		}
+		r.Partition = int32(tp.Partition(r, int(n)))
+	} else {
+		r.Partition = s.part % n // deterministic, so a replay lands where the first run did
+	}
+	s.produced[r.Topic]++
+	s.w.sess.Produce(context.Background(), r, s.promise)
+}
+
+// keyPartitioner places keyed records as kgo and Kafka's Java client do
+// (murmur2 of the key), so keyed outputs match other clients.
+var keyPartitioner = kgo.StickyKeyPartitioner(nil)
+
+func (s *txnSink) Output(r *rule.Rule, key, value []byte) {
+	s.produce(&kgo.Record{Topic: r.Output, Key: s.own(key), Value: s.own(value)})
+}
+
+func (s *txnSink) Late(r *rule.Rule, reason string) {
+	c := s.cur
+	s.produce(&kgo.Record{Topic: s.w.cfg.LateTopic, Key: c.Key, Value: c.Value, Headers: append(sourceHeaders(c),
+		kgo.RecordHeader{Key: "rule", Value: []byte(r.Name)}, kgo.RecordHeader{Key: "reason", Value: []byte(reason)})})
+}
+
+func (s *txnSink) Error(r *rule.Rule, err error) {
+	if s.cur == nil {
+		s.w.log.Warn("rule failed while closing a window", "rule", r.Name, "err", err)
+		return
+	}
+	s.deadLetter(s.cur, err.Error(), r.Name, "rule_error")
+}
+
+// deadLetter sends an input record that could not be processed to the
+// dead-letter topic, with why and where it came from.
+func (s *txnSink) deadLetter(c *kgo.Record, msg, ruleName, reason string) {
+	h := append(sourceHeaders(c), kgo.RecordHeader{Key: "error", Value: []byte(msg)})
+	if ruleName != "" {
+		h = append(h, kgo.RecordHeader{Key: "rule", Value: []byte(ruleName)})
+	}
+	if s.dead == nil {
+		s.reset()
+	}
+	s.dead[reason]++
+	s.produce(&kgo.Record{Topic: s.w.cfg.DeadLetterTopic, Key: c.Key, Value: c.Value, Headers: h})
+}
+
+func sourceHeaders(c *kgo.Record) []kgo.RecordHeader {
+	return []kgo.RecordHeader{
+		{Key: "source_topic", Value: []byte(c.Topic)},
+		{Key: "source_partition", Value: strconv.AppendInt(nil, int64(c.Partition), 10)},
+		{Key: "source_offset", Value: strconv.AppendInt(nil, c.Offset, 10)},
+	}
+}

@@ -1,0 +1,115 @@
+package processor
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/processor/rule"
+)
+
+// Window state recovery: every transaction also writes the window states it
+// changed to a compacted changelog topic (<group>.<source><suffix>), one
+// entry per (rule, window, group), in the partition of the input partition
+// they belong to; a closed window writes a tombstone. Entries are keyed by
+// rule name and definition hash, so an edited rule starts afresh. A new
+// owner of a partition (after a crash or rebalance) reads that changelog
+// partition up to its last stable offset before processing: the state then
+// matches the committed input offsets exactly. Recovery reads the live
+// entries plus the not-yet-compacted tail, so it is bounded by the open
+// windows and the topic's compaction settings, not by the input's size.
+
+func stateKeyPrefix(r *rule.Rule) string { return r.Name + "\x00" + r.Hash + "\x00" }
+
+// writeChanges produces the partition's state changes into the transaction.
+func (w *worker) writeChanges(pt *partTask) {
+	topic := w.stateTopic(pt.tp.topic)
+	for i, win := range pt.task.Windows {
+		if win == nil {
+			continue
+		}
+		prefix := stateKeyPrefix(pt.task.Rules[i])
+		win.Changes(func(k string, v []byte) {
+			w.sink.produceState(topic, pt.tp.part, prefix+k, v)
+		}, func(k string) {
+			w.sink.produceState(topic, pt.tp.part, prefix+k, nil)
+		})
+	}
+}
+
+func (s *txnSink) produceState(topic string, part int32, key string, val []byte) {
+	s.w.sess.Produce(context.Background(), &kgo.Record{Topic: topic, Partition: part, Key: []byte(key), Value: val}, s.promise)
+}
+
+// restore reads the partition's changelog into its window rules.
+func (w *worker) restore(ctx context.Context, pt *partTask) error {
+	wins := map[string]*rule.Windows{}
+	for i, win := range pt.task.Windows {
+		if win != nil {
+			wins[stateKeyPrefix(pt.task.Rules[i])] = win
+		}
+	}
+	if len(wins) == 0 {
+		return nil
+	}
+	topic := w.stateTopic(pt.tp.topic)
+	start := time.Now()
+	ends, err := w.adm.ListCommittedOffsets(ctx, topic)
+	if err != nil {
+		return fmt.Errorf("listing changelog %s end: %w", topic, err)
+	}
+	end, ok := ends.Lookup(topic, pt.tp.part)
+	if !ok || end.Err != nil {
+		return fmt.Errorf("listing changelog %s partition %d end: %v (%v)", topic, pt.tp.part, end.Err, ends)
+	}
+	if end.Offset <= 0 {
+		return nil
+	}
+	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), w.base...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {pt.tp.part: kgo.NewOffset().AtStart()}}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords())...)
+	if err != nil {
+		return fmt.Errorf("creating changelog reader: %w", err)
+	}
+	defer cl.Close()
+	live := map[string][]byte{}
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	for done := false; !done; {
+		fs := cl.PollFetches(rctx)
+		if err := fs.Err(); err != nil {
+			return fmt.Errorf("reading changelog %s partition %d: %w", topic, pt.tp.part, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if r.Offset+1 >= end.Offset {
+				done = true
+			}
+			if r.Attrs.IsControl() {
+				return
+			}
+			if r.Value == nil {
+				delete(live, string(r.Key))
+			} else {
+				live[string(r.Key)] = r.Value
+			}
+		})
+	}
+	n := 0
+	for k, v := range live {
+		for prefix, win := range wins {
+			if rest, ok := strings.CutPrefix(k, prefix); ok {
+				if err := win.Restore(rest, v); err != nil {
+					return err
+				}
+				n++
+			}
+		}
+	}
+	w.m.restored.Add(float64(n))
+	w.log.Info("restored window state", "topic", pt.tp.topic, "partition", pt.tp.part, "entries", n, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}

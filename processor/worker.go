@@ -1,0 +1,475 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/processor/rule"
+	"github.com/sluicehq/sluice/schema"
+)
+
+// errCrashed is what Run returns when a test's crash hook dropped the client.
+var errCrashed = errors.New("processor: crashed on purpose (test)")
+
+type tp struct {
+	topic string
+	part  int32
+}
+
+// partTask is the work of one source partition: its rules' state and a
+// record reused for every event (decoded once, shared by all rules).
+type partTask struct {
+	tp       tp
+	task     *rule.Task
+	codec    *schema.Codec
+	rec      any
+	recVal   reflect.Value
+	lastSeen time.Time // wall time of the last event
+}
+
+type worker struct {
+	cfg     Config
+	log     *slog.Logger
+	m       *metrics
+	rs      *ruleSet
+	sess    *kgo.GroupTransactSession
+	adm     *kadm.Client
+	base    []kgo.Opt
+	srcN    map[string]int32 // partitions of each source topic
+	nparts  map[string]int32 // partitions of each topic we write
+	parters map[string]kgo.TopicPartitioner
+	tasks   map[tp]*partTask
+	sink    txnSink
+	reload  chan *ruleSet
+
+	mu       sync.Mutex
+	revoked  []tp
+	assigned map[tp]time.Time
+}
+
+// Run loads the rules and processes their source topics until ctx is done.
+// On cancel it finishes and commits the in-flight transaction, then returns.
+func Run(ctx context.Context, cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	rules, err := rule.LoadDir(cfg.RulesDir, cfg.Schemas)
+	if err != nil {
+		return fmt.Errorf("loading rules: %w", err)
+	}
+	base, err := cfg.Kafka.Opts()
+	if err != nil {
+		return err
+	}
+	w := &worker{cfg: cfg, log: cfg.Log, m: newMetrics(cfg.Reg), rs: newRuleSet(rules), base: base,
+		srcN: map[string]int32{}, nparts: map[string]int32{}, parters: map[string]kgo.TopicPartitioner{}, tasks: map[tp]*partTask{},
+		reload: make(chan *ruleSet, 1), assigned: map[tp]time.Time{}}
+	w.sink.w = w
+	w.sink.promise = w.sink.onProduced
+	admCl, err := kgo.NewClient(base...)
+	if err != nil {
+		return fmt.Errorf("creating admin client: %w", err)
+	}
+	defer admCl.Close()
+	w.adm = kadm.NewClient(admCl)
+	if err := w.ensure(ctx, w.rs); err != nil {
+		return err
+	}
+	w.m.rulesLoaded.Set(float64(len(rules)))
+	if !cfg.NoWatch {
+		stop, err := w.watch(ctx)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	opts := append(append([]kgo.Opt(nil), base...),
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(w.rs.topics()...),
+		kgo.TransactionalID(cfg.Group+"-"+cfg.InstanceID),
+		kgo.TransactionTimeout(cfg.TransactionTimeout),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequireStableFetchOffsets(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.MaxBufferedRecords(1<<20),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.OnPartitionsAssigned(w.onAssigned),
+		kgo.OnPartitionsRevoked(w.onRevoked),
+		kgo.OnPartitionsLost(w.onRevoked),
+	)
+	w.sess, err = kgo.NewGroupTransactSession(opts...)
+	if err != nil {
+		return fmt.Errorf("creating transactional consumer: %w", err)
+	}
+	cfg.Log.Info("processor started", "rules", len(rules), "sources", w.rs.topics(), "group", cfg.Group,
+		"transactional_id", cfg.Group+"-"+cfg.InstanceID)
+	err = w.loop(ctx)
+	if errors.Is(err, errCrashed) {
+		return err // the client is already dropped
+	}
+	w.sess.Close()
+	if err == nil {
+		cfg.Log.Info("processor stopped", "consumed", cfg.Stats.Consumed())
+	}
+	return err
+}
+
+// ensure learns the source partition counts and creates the topics the
+// rules write: outputs, dead-letter and late topics like the widest source,
+// changelog topics (compacted) like their source.
+func (w *worker) ensure(ctx context.Context, rs *ruleSet) error {
+	counts, err := partitionCounts(ctx, w.adm, rs.topics())
+	if err != nil {
+		return err
+	}
+	var widest int32 = 1
+	for t, n := range counts {
+		w.srcN[t] = n
+		widest = max(widest, n)
+	}
+	outs := append(rs.outputs(), w.cfg.DeadLetterTopic, w.cfg.LateTopic)
+	if err := ensureTopics(ctx, w.adm, widest, nil, outs...); err != nil {
+		return err
+	}
+	compact := "compact"
+	for t, n := range counts {
+		if err := ensureTopics(ctx, w.adm, n, map[string]*string{"cleanup.policy": &compact}, w.stateTopic(t)); err != nil {
+			return err
+		}
+	}
+	all := append(outs, rs.topics()...)
+	for _, t := range rs.topics() {
+		all = append(all, w.stateTopic(t))
+	}
+	td, err := w.adm.ListTopics(ctx, all...)
+	if err != nil {
+		return fmt.Errorf("listing topics: %w", err)
+	}
+	for _, d := range td {
+		if d.Err == nil {
+			w.nparts[d.Topic] = int32(len(d.Partitions))
+		}
+	}
+	return nil
+}
+
+func (w *worker) stateTopic(source string) string {
+	return w.cfg.Group + "." + source + w.cfg.StateTopicSuffix
+}
+
+func (w *worker) onAssigned(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := w.cfg.now()
+	for t, ps := range m {
+		for _, p := range ps {
+			w.assigned[tp{t, p}] = now
+		}
+	}
+}
+
+func (w *worker) onRevoked(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for t, ps := range m {
+		for _, p := range ps {
+			w.revoked = append(w.revoked, tp{t, p})
+			delete(w.assigned, tp{t, p})
+		}
+	}
+}
+
+// dropRevoked forgets the state of partitions we no longer own: their new
+// owner restores it from the changelog.
+func (w *worker) dropRevoked() {
+	w.mu.Lock()
+	rev := w.revoked
+	w.revoked = nil
+	w.mu.Unlock()
+	for _, k := range rev {
+		delete(w.tasks, k)
+	}
+}
+
+func (w *worker) loop(ctx context.Context) error {
+	for ctx.Err() == nil {
+		select {
+		case rs := <-w.reload:
+			w.apply(ctx, rs)
+		default:
+		}
+		pollCtx, cancel := context.WithTimeout(ctx, 250*time.Millisecond)
+		fs := w.sess.PollRecords(pollCtx, w.cfg.MaxPollRecords)
+		cancel()
+		if fs.IsClientClosed() {
+			return errors.New("processor: kafka client closed")
+		}
+		fs.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+				w.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
+			}
+		})
+		w.dropRevoked()
+		if err := w.txn(ctx, fs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// txn processes one poll's records and commits outputs, state changes and
+// input offsets in one transaction.
+func (w *worker) txn(ctx context.Context, fs kgo.Fetches) error {
+	if err := w.sess.Begin(); err != nil {
+		return fmt.Errorf("beginning transaction: %w", err)
+	}
+	now := w.cfg.now()
+	var (
+		n       int64
+		procErr error
+		crashed bool
+	)
+	fs.EachPartition(func(p kgo.FetchTopicPartition) {
+		if procErr != nil || crashed || len(p.Records) == 0 {
+			return
+		}
+		pt, err := w.task(ctx, tp{p.Topic, p.Partition})
+		if err != nil {
+			procErr = err
+			return
+		}
+		w.sink.part = p.Partition
+		for _, r := range p.Records {
+			w.handle(pt, r)
+			n++
+			if w.crash("mid-batch") {
+				crashed = true
+				return
+			}
+		}
+		w.sink.consumed[p.Topic] += int64(len(p.Records))
+		pt.lastSeen = now
+		last := p.Records[len(p.Records)-1].Offset
+		w.m.consumerLag.WithLabelValues(p.Topic, strconv.Itoa(int(p.Partition))).Set(float64(p.HighWatermark - last - 1))
+	})
+	w.sink.cur = nil
+	if crashed {
+		return errCrashed
+	}
+	if procErr == nil {
+		procErr = w.tick(ctx, now)
+	}
+	if w.crash("before-commit") {
+		return errCrashed
+	}
+	try := kgo.TryCommit
+	if procErr != nil || w.sink.failed() {
+		try = kgo.TryAbort
+	}
+	// Finish the transaction even when ctx is cancelled: shutdown commits.
+	endCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.TransactionTimeout)
+	defer cancel()
+	committed, err := w.sess.End(endCtx, try)
+	if procErr != nil {
+		return procErr
+	}
+	if err != nil {
+		return fmt.Errorf("ending transaction: %w", err)
+	}
+	if committed {
+		w.m.txns.WithLabelValues("committed").Inc()
+		w.committed(n)
+		return nil
+	}
+	w.m.txns.WithLabelValues("aborted").Inc()
+	if perr := w.sink.err(); perr != nil {
+		w.log.Warn("transaction aborted: a produce failed; retrying from the last commit", "err", perr)
+	} else {
+		w.log.Info("transaction aborted (rebalance); retrying from the last commit")
+	}
+	return w.rollback(ctx)
+}
+
+// crash is the tests' hook: it drops the client without ending the
+// transaction, as a killed process would.
+func (w *worker) crash(at string) bool {
+	if w.cfg.crash == nil || !w.cfg.crash(at) {
+		return false
+	}
+	w.sess.Client().Close()
+	return true
+}
+
+// handle decodes one record once and runs every rule of its source on it.
+func (w *worker) handle(pt *partTask, r *kgo.Record) {
+	w.sink.cur = r
+	if len(pt.task.Rules) == 0 {
+		return
+	}
+	pt.recVal.SetZero()
+	if err := pt.codec.DecodeInto(r.Value, pt.rec); err != nil {
+		w.sink.deadLetter(r, err.Error(), "", "invalid")
+		return
+	}
+	pt.task.Process(pt.rec, pt.codec.EventTime(pt.rec), r.Value, r.Key, &w.sink)
+}
+
+// task returns the partition's task, restoring its window state from the
+// changelog the first time.
+func (w *worker) task(ctx context.Context, k tp) (*partTask, error) {
+	if pt := w.tasks[k]; pt != nil {
+		return pt, nil
+	}
+	rules := w.rs.byTopic[k.topic]
+	pt := &partTask{tp: k, task: rule.NewTask(rules), codec: w.rs.codecs[k.topic], lastSeen: w.cfg.now()}
+	if pt.codec != nil {
+		pt.rec = pt.codec.New()
+		pt.recVal = reflect.ValueOf(pt.rec).Elem()
+	}
+	if err := w.restore(ctx, pt); err != nil {
+		return nil, err
+	}
+	w.tasks[k] = pt
+	return pt, nil
+}
+
+// tick moves idle partitions' clocks, closes windows and writes the state
+// changes of this transaction to the changelog.
+func (w *worker) tick(ctx context.Context, now time.Time) error {
+	// Partitions assigned but silent still need their restored windows closed.
+	if w.cfg.IdleTimeout > 0 {
+		w.mu.Lock()
+		var pending []tp
+		for k, at := range w.assigned {
+			if w.tasks[k] == nil && now.Sub(at) > w.cfg.IdleTimeout {
+				pending = append(pending, k)
+			}
+		}
+		w.mu.Unlock()
+		for _, k := range pending {
+			if _, err := w.task(ctx, k); err != nil {
+				return err
+			}
+		}
+	}
+	var latest map[string]time.Time
+	for _, pt := range w.tasks {
+		if w.cfg.IdleTimeout > 0 && now.Sub(pt.lastSeen) > w.cfg.IdleTimeout {
+			if latest == nil {
+				latest = w.latestEventTimes()
+			}
+			// An idle partition follows the busiest partition of its topic,
+			// or, when all are idle, wall time past the idle timeout.
+			et := latest[pt.tp.topic]
+			if m := pt.task.MaxEventTime(); !m.IsZero() {
+				if x := m.Add(now.Sub(pt.lastSeen) - w.cfg.IdleTimeout); x.After(et) {
+					et = x
+				}
+			}
+			if !et.IsZero() {
+				pt.task.Observe(et)
+			}
+		}
+		w.sink.part, w.sink.cur = pt.tp.part, nil
+		pt.task.Advance(&w.sink, now)
+		w.writeChanges(pt)
+	}
+	w.gauges(now)
+	return nil
+}
+
+func (w *worker) latestEventTimes() map[string]time.Time {
+	out := map[string]time.Time{}
+	for _, pt := range w.tasks {
+		if m := pt.task.MaxEventTime(); m.After(out[pt.tp.topic]) {
+			out[pt.tp.topic] = m
+		}
+	}
+	return out
+}
+
+func (w *worker) gauges(now time.Time) {
+	for _, r := range w.rs.all {
+		if r.IsFilter() {
+			continue
+		}
+		size := 0
+		var low time.Time
+		for _, pt := range w.tasks {
+			for i, rr := range pt.task.Rules {
+				if rr == r {
+					win := pt.task.Windows[i]
+					size += win.Size()
+					if wm := win.Watermark(); !wm.IsZero() && (low.IsZero() || wm.Before(low)) {
+						low = wm
+					}
+				}
+			}
+		}
+		w.m.stateSize.WithLabelValues(r.Name).Set(float64(size))
+		if !low.IsZero() {
+			w.m.wmLag.WithLabelValues(r.Name).Set(now.Sub(low).Seconds())
+		}
+	}
+}
+
+// committed publishes the counts of a committed transaction.
+func (w *worker) committed(n int64) {
+	matched := map[string]int64{}
+	for _, pt := range w.tasks {
+		for i, r := range pt.task.Rules {
+			c := &pt.task.Counts[i]
+			if c.Evaluated == 0 && c.Errors == 0 {
+				continue
+			}
+			matched[r.Name] += c.Matched
+			w.m.evaluated.WithLabelValues(r.Name).Add(float64(c.Evaluated))
+			w.m.matched.WithLabelValues(r.Name).Add(float64(c.Matched))
+			w.m.ruleErrors.WithLabelValues(r.Name).Add(float64(c.Errors))
+			w.m.late.WithLabelValues(r.Name).Add(float64(c.Late))
+			*c = rule.Counts{}
+		}
+	}
+	for t, c := range w.sink.consumed {
+		w.m.consumed.WithLabelValues(t).Add(float64(c))
+	}
+	for reason, c := range w.sink.dead {
+		w.m.deadLettered.WithLabelValues(reason).Add(float64(c))
+	}
+	w.cfg.Stats.add(n, w.sink.produced, matched)
+	w.sink.reset()
+}
+
+// rollback drops all state after an aborted transaction and reads it back
+// from the changelog; the consumer rewinds to the committed offsets.
+func (w *worker) rollback(ctx context.Context) error {
+	old := w.tasks
+	w.tasks = map[tp]*partTask{}
+	w.sink.reset()
+	w.mu.Lock()
+	owned := make([]tp, 0, len(old))
+	for k := range old {
+		if _, ok := w.assigned[k]; ok {
+			owned = append(owned, k)
+		}
+	}
+	w.mu.Unlock()
+	for _, k := range owned {
+		if _, err := w.task(ctx, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func reflectElem(rec any) reflect.Value { return reflect.ValueOf(rec).Elem() }
