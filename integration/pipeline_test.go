@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"io"
 	"math/rand"
+	"net/http"
 	"net/url"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -528,13 +530,20 @@ func TestPipelineS3Outage(t *testing.T) {
 	}
 	paused := time.Now()
 	p.produce(events[half:])
-	// The sink must have tried (and failed) to flush at least twice.
+	// The sink holds records it cannot make durable, and the outage lasts
+	// several flush intervals.
 	outage := 4 * flushInterval
+	waitFor(t, time.Minute, "the sink to hold uncommitted records while S3 is out", func() (bool, error) {
+		n, err := p.metric(p.sinks[0], "sluice_sink_uncommitted_records")
+		return n > 0, err
+	})
 	waitFor(t, outage+10*time.Second, "the outage to last", func() (bool, error) { return time.Since(paused) > outage, nil })
 	if _, err := p.docker.ContainerUnpause(ctx, p.s3.GetContainerID(), client.ContainerUnpauseOptions{}); err != nil {
 		t.Fatalf("unpausing S3: %v", err)
 	}
 	p.verify(events, false)
+	retries, _ := p.metric(p.sinks[0], "sluice_sink_store_retries_total")
+	t.Logf("S3 paused for %v (flush interval %v); the sink retried %v store calls", outage, flushInterval, retries)
 }
 
 // TestProcessorScaling: two processor replicas share the input partitions;
@@ -595,4 +604,44 @@ func sumOffsets(ends kadm.ListedOffsets) int64 {
 func isControlRecord(m kafka.Message) bool {
 	return len(m.Key) == 4 && m.Key[0] == 0 && m.Key[1] == 0 && m.Key[2] == 0 && m.Key[3] <= 1 &&
 		len(m.Value) == 6 && m.Value[0] == 0 && m.Value[1] == 0
+}
+
+// metric reads one unlabelled sample (or the sum of a family's samples)
+// from a container's /metrics.
+func (p *pipeline) metric(c testcontainers.Container, name string) (float64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ep, err := c.PortEndpoint(ctx, "9100/tcp", "http")
+	if err != nil {
+		return 0, err
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ep+"/metrics", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	sum, found := 0.0, false
+	for _, line := range strings.Split(string(body), "\n") {
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		metric, value, ok := strings.Cut(line, " ")
+		if !ok || metric != name && !strings.HasPrefix(metric, name+"{") {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if err != nil {
+			return 0, err
+		}
+		sum, found = sum+v, true
+	}
+	if !found {
+		return 0, fmt.Errorf("no %s in /metrics", name)
+	}
+	return sum, nil
 }
