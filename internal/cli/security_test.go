@@ -250,3 +250,28 @@ func TestCheckCreatesTopics(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkersFailFastOnWrongPassword: the real worker commands stop with
+// the reason and a non-zero exit instead of retrying a wrong password.
+func TestWorkersFailFastOnWrongPassword(t *testing.T) {
+	addr, pki, _ := startBrokerCmd(t)
+	rules := t.TempDir()
+	auth := []string{"--brokers", addr, "--tls-ca", pki.CA, "--sasl-mechanism", "scram-sha-512", "--sasl-username", "alice", "--sasl-password", badPassword}
+	for _, args := range [][]string{
+		append([]string{"process", "--rules", rules}, auth...),
+		append([]string{"sink", "--topics", "clickstream", "--to", "file://" + t.TempDir()}, auth...),
+	} {
+		done := make(chan struct{})
+		var code int
+		var out, errOut string
+		go func() { code, out, errOut = run(args...); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("sluice %s with a wrong password still running after 30s", args[0])
+		}
+		if code == 0 || !strings.Contains(errOut, "rejected the SASL credentials") || strings.Contains(out+errOut, badPassword) {
+			t.Fatalf("sluice %s: exit %d\nstdout: %s\nstderr: %s", args[0], code, out, errOut)
+		}
+	}
+}
