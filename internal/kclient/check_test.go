@@ -3,11 +3,14 @@ package kclient
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicehq/sluice/broker"
 	"github.com/sluicehq/sluice/internal/testpki"
@@ -150,5 +153,61 @@ func roundTrip(t *testing.T, cfg Config) {
 				return
 			}
 		}
+	}
+}
+
+// TestSASLReauthentication: when the broker bounds session lifetimes (as
+// MSK does for IAM), clients built from Opts re-authenticate on the same
+// connection and keep working.
+func TestSASLReauthentication(t *testing.T) {
+	pki, err := testpki.Write(t.TempDir(), "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, err := broker.ServerTLS(pki.ServerCert, pki.ServerKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := broker.Start(broker.Config{Listen: "127.0.0.1:0", Topics: []string{"secure"}, Partitions: 1, TLS: tc,
+		ReauthAfter: time.Second, Users: []broker.User{{Mechanism: "SCRAM-SHA-256", Name: "alice", Password: rightPassword}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	cfg := Config{Brokers: b.Addrs(), TLSCAFile: pki.CA, SASLMechanism: "scram-sha-256", SASLUsername: "alice", SASLPassword: rightPassword}
+	opts, err := cfg.Opts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	auths := &authCounter{}
+	cl, err := kgo.NewClient(append(opts, kgo.WithHooks(auths))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// SCRAM is two SASLAuthenticate round trips per session: more than
+	// two per connection means sessions were renewed on open connections.
+	for i := 0; auths.n.Load() < 2*auths.conns.Load()+4; i++ {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "secure", Value: []byte{byte(i)}}).FirstErr(); err != nil {
+			t.Fatalf("produce %d after %d authentications: %v", i, auths.n.Load(), err)
+		}
+		time.Sleep(20 * time.Millisecond) // pace the producer, not a synchronisation
+	}
+	t.Logf("%d connections, %d SASLAuthenticate requests", auths.conns.Load(), auths.n.Load())
+}
+
+type authCounter struct{ n, conns atomic.Int32 }
+
+func (a *authCounter) OnBrokerConnect(_ kgo.BrokerMetadata, _ time.Duration, _ net.Conn, err error) {
+	if err == nil {
+		a.conns.Add(1)
+	}
+}
+
+func (a *authCounter) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+	if key == int16(kmsg.SASLAuthenticate) && err == nil {
+		a.n.Add(1)
 	}
 }
