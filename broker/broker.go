@@ -45,7 +45,7 @@ type Config struct {
 	// sessions this often (connections.max.reauth.ms, KIP-368), as MSK does
 	// when IAM credentials expire.
 	ReauthAfter time.Duration
-	Log   *slog.Logger
+	Log         *slog.Logger
 }
 
 // Validate checks the configuration and fills defaults.
