@@ -186,9 +186,11 @@ func (s slogLogger) Logf(level kfake.LogLevel, msg string, args ...any) {
 	var l slog.Level
 	switch level {
 	case kfake.LogLevelError:
-		l = slog.LevelError
-	case kfake.LogLevelWarn:
 		l = slog.LevelWarn
+	case kfake.LogLevelWarn:
+		// kfake warns about its own slowness (e.g. "EndTxn slow"): noise
+		// for an operator, so it shows at debug.
+		l = slog.LevelDebug
 	case kfake.LogLevelInfo:
 		// kfake logs every request at info: that is debug detail for us.
 		l = slog.LevelDebug
