@@ -171,11 +171,15 @@ func lakeDirRows(dir string) (map[string]int, error) {
 		if err != nil {
 			return err
 		}
-		type row struct {
-			ClickID string `parquet:"click_id"`
-		}
-		rs, err := parquet.Read[row](f, st.Size())
+		rs, err := parquet.Read[clickRow](f, st.Size())
 		if err != nil {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if err := sameInIndependentReader(rel, data, rs); err != nil {
 			return err
 		}
 		for _, r := range rs {

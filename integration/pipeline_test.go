@@ -309,12 +309,12 @@ func (p *pipeline) lakeRows(table string) (map[string]int, int, error) {
 			if err != nil {
 				return nil, 0, err
 			}
-			type row struct {
-				ClickID string `parquet:"click_id"`
-			}
-			rs, err := parquet.Read[row](bytes.NewReader(data), int64(len(data)))
+			rs, err := parquet.Read[clickRow](bytes.NewReader(data), int64(len(data)))
 			if err != nil {
 				return nil, 0, fmt.Errorf("reading %s: %w", key, err)
+			}
+			if err := sameInIndependentReader(key, data, rs); err != nil {
+				return nil, 0, err
 			}
 			for _, r := range rs {
 				rows[r.ClickID]++

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/lakecheck"
 )
 
 // The rule under test, mounted into the processor as /rules.
@@ -113,4 +115,28 @@ func expectations(events []event) (all, matches map[string]bool) {
 		}
 	}
 	return all, matches
+}
+
+// clickRow is the column the lake checks read with parquet-go.
+type clickRow struct {
+	ClickID string `parquet:"click_id"`
+}
+
+// sameInIndependentReader reads a Parquet file again with xitongsys/
+// parquet-go (internal/lakecheck) and wants the same click ids, in order.
+func sameInIndependentReader(key string, data []byte, rows []clickRow) error {
+	f, err := lakecheck.ReadFile(key, data)
+	if err != nil {
+		return err
+	}
+	ids := f.Cols["click_id"]
+	if f.Rows != int64(len(rows)) || len(ids) != len(rows) {
+		return fmt.Errorf("%s: %d rows with parquet-go, %d (%d click ids) with xitongsys/parquet-go", key, len(rows), f.Rows, len(ids))
+	}
+	for i, v := range ids {
+		if s := fmt.Sprint(v); s != rows[i].ClickID {
+			return fmt.Errorf("%s: row %d click_id %q with parquet-go, %q with xitongsys/parquet-go", key, i, rows[i].ClickID, s)
+		}
+	}
+	return nil
 }
