@@ -20,7 +20,7 @@ import (
 func TestBrokerContainer(t *testing.T) {
 	s := newStack(t)
 	const topic, partitions, n = "it.broker", 3, 3000
-	broker := s.startBroker(partitions, topic)
+	broker := s.startBroker(partitions, []string{topic})
 	d := s.dialer(map[string]testcontainers.Container{brokerAlias + ":9092": broker})
 
 	out := s.run("check", []string{"check", "--brokers", brokerAlias + ":9092", "--topics", topic})

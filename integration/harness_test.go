@@ -241,7 +241,8 @@ func containerLogs(c testcontainers.Container) string {
 // startBroker starts the broker with the topics, reachable inside the
 // network as broker:9092. Clients in the test process reach it through
 // the mapped port (see hostDialer).
-func (s *stack) startBroker(partitions int, topics ...string) testcontainers.Container {
+// opts adjust the request (security flags, files).
+func (s *stack) startBroker(partitions int, topics []string, opts ...func(*testcontainers.ContainerRequest)) testcontainers.Container {
 	req := testcontainers.ContainerRequest{
 		Image:        brokerImage,
 		ExposedPorts: []string{"9092/tcp"},
@@ -266,6 +267,9 @@ func (s *stack) startBroker(partitions int, topics ...string) testcontainers.Con
 			"KAFKA_NUM_PARTITIONS":                           fmt.Sprint(partitions),
 			"KAFKA_AUTO_CREATE_TOPICS_ENABLE":                "false",
 		}
+	}
+	for _, o := range opts {
+		o(&req)
 	}
 	c := s.start(brokerAlias, req)
 	if !strings.Contains(brokerImage, "sluice") {

@@ -53,15 +53,20 @@ type pipeline struct {
 	adm        *kadm.Client
 	s3c        *s3.Client
 	docker     *testcontainers.DockerClient
+	sec        *security // nil: plaintext, no SASL
 }
 
-func newPipeline(t *testing.T) *pipeline {
+func newPipeline(t *testing.T) *pipeline { return newPipelineWith(t, nil) }
+
+// newPipelineWith starts the broker and S3; with sec the broker serves TLS
+// and SCRAM only, and every client (containers and test) uses them.
+func newPipelineWith(t *testing.T, sec *security) *pipeline {
 	s := newStack(t)
-	p := &pipeline{stack: s}
-	p.broker = s.startBroker(partitions, inputTopic, outputTopic, deadTopic, lateTopic)
+	p := &pipeline{stack: s, sec: sec}
+	p.broker = s.startBroker(partitions, []string{inputTopic, outputTopic, deadTopic, lateTopic}, sec.brokerOpts()...)
 	p.s3 = s.startS3()
 	p.dial = s.dialer(map[string]testcontainers.Container{brokerAlias + ":9092": p.broker, s3Alias + ":9000": p.s3})
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokerAlias+":9092"), kgo.Dialer(p.dial.DialContext))
+	cl, err := kgo.NewClient(p.kafkaOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,14 +97,14 @@ func newPipeline(t *testing.T) *pipeline {
 // startProcessor starts one more `sluice process` replica.
 func (p *pipeline) startProcessor() testcontainers.Container {
 	name := fmt.Sprintf("processor-%d", len(p.processors))
-	c := p.start(name, testcontainers.ContainerRequest{
+	c := p.start(name, p.sec.worker(testcontainers.ContainerRequest{
 		Image: sluiceImage,
 		Cmd: []string{"process", "--brokers", brokerAlias + ":9092", "--rules", "/rules", "--group", processGroup,
 			"--instance-id", name, "--metrics-addr", ":9100", "--log-format", "text"},
 		Files:        []testcontainers.ContainerFile{{Reader: strings.NewReader(highIntentRule), ContainerFilePath: "/rules/high_intent_views.yaml", FileMode: 0o644}},
 		ExposedPorts: []string{"9100/tcp"},
 		WaitingFor:   wait.ForHTTP("/readyz").WithPort("9100/tcp").WithStartupTimeout(time.Minute),
-	})
+	}))
 	p.processors = append(p.processors, c)
 	return c
 }
@@ -110,7 +115,7 @@ func (p *pipeline) startSink() testcontainers.Container {
 	to := "s3://" + s3Bucket + "/" + lakePrefix + "?" + url.Values{
 		"endpoint": {"http://" + s3Alias + ":9000"}, "use_path_style": {"true"}, "region": {"us-east-1"},
 	}.Encode()
-	c := p.start(name, testcontainers.ContainerRequest{
+	c := p.start(name, p.sec.worker(testcontainers.ContainerRequest{
 		Image: sluiceImage,
 		Cmd: []string{"sink", "--brokers", brokerAlias + ":9092", "--topics", inputTopic + "," + outputTopic,
 			"--schema", outputTopic + "=clickstream", "--to", to, "--group", sinkGroup,
@@ -118,7 +123,7 @@ func (p *pipeline) startSink() testcontainers.Container {
 		Env:          map[string]string{"AWS_ACCESS_KEY_ID": s3AccessKey, "AWS_SECRET_ACCESS_KEY": s3SecretKey, "AWS_REGION": "us-east-1"},
 		ExposedPorts: []string{"9100/tcp"},
 		WaitingFor:   wait.ForHTTP("/readyz").WithPort("9100/tcp").WithStartupTimeout(time.Minute),
-	})
+	}))
 	p.sinks = append(p.sinks, c)
 	return c
 }
@@ -186,9 +191,9 @@ func (p *pipeline) waitCaughtUp(group string, timeout time.Duration, topics ...s
 // until every wanted id is in: click id -> copies.
 func (p *pipeline) committedOutputs(want int) map[string]int {
 	p.t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokerAlias+":9092"), kgo.Dialer(p.dial.DialContext),
+	cl, err := kgo.NewClient(append(p.kafkaOpts(),
 		kgo.ConsumeTopics(outputTopic), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -232,7 +237,7 @@ func (p *pipeline) kafkaGoOutputs(want int) map[string]int {
 	for part := range readers {
 		readers[part] = kafka.NewReader(kafka.ReaderConfig{
 			Brokers: []string{brokerAlias + ":9092"}, Topic: outputTopic, Partition: part,
-			Dialer:         &kafka.Dialer{Timeout: 10 * time.Second, DialFunc: p.dial.DialContext},
+			Dialer:         p.kafkaGoDialer(),
 			IsolationLevel: kafka.ReadCommitted, MaxWait: 200 * time.Millisecond,
 		})
 		defer readers[part].Close()
