@@ -6,6 +6,7 @@ locals {
   workers      = ["collector", "processor", "sink", "admin"]
   input_topic  = "${local.topic_arn}/${var.topics.input}"
   dead_topic   = "${local.topic_arn}/${var.topics.dead}"
+  cdead_topic  = "${local.topic_arn}/${var.topics.collector_dead}"
   late_topic   = "${local.topic_arn}/${var.topics.late}"
   output_topic = [for t in var.topics.outputs : "${local.topic_arn}/${t}"]
   state_topic  = [for t in var.topics.state : "${local.topic_arn}/${t}"]
@@ -50,7 +51,7 @@ data "aws_iam_policy_document" "collector" {
   statement {
     sid       = "WriteInput"
     actions   = ["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"]
-    resources = [local.input_topic, local.dead_topic]
+    resources = [local.input_topic, local.cdead_topic]
   }
 }
 
@@ -141,7 +142,7 @@ data "aws_iam_policy_document" "admin" {
   statement {
     sid       = "CreateTopics"
     actions   = ["kafka-cluster:DescribeTopic", "kafka-cluster:CreateTopic"]
-    resources = concat([local.input_topic, local.dead_topic, local.late_topic], local.output_topic, local.state_topic)
+    resources = concat([local.input_topic, local.cdead_topic, local.dead_topic, local.late_topic], local.output_topic, local.state_topic)
   }
 }
 

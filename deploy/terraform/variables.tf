@@ -59,20 +59,22 @@ variable "vpc_id" {
 }
 
 variable "topics" {
-  description = "Topics the workers use: the input stream, one per rule output, the processor's dead-letter, late-event and window-state (changelog: <group>.<source>.state) topics."
+  description = "Topics the workers use: the input stream, the collector's dead-letter topic (<input>.deadletter), one per rule output, the processor's dead-letter, late-event and window-state (changelog: <group>.<source>.state) topics."
   type = object({
-    input   = string
-    outputs = list(string)
-    dead    = string
-    late    = string
-    state   = list(string)
+    input          = string
+    collector_dead = string
+    outputs        = list(string)
+    dead           = string
+    late           = string
+    state          = list(string)
   })
   default = {
-    input   = "clickstream"
-    outputs = ["clickstream.high_intent_views"]
-    dead    = "sluice.dead-letter"
-    late    = "sluice.late"
-    state   = ["sluice-process.clickstream.state"]
+    input          = "clickstream"
+    collector_dead = "clickstream.deadletter"
+    outputs        = ["clickstream.high_intent_views"]
+    dead           = "sluice.dead-letter"
+    late           = "sluice.late"
+    state          = ["sluice-process.clickstream.state"]
   }
 }
 
