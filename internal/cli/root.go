@@ -72,6 +72,7 @@ underscores, e.g. SLUICE_BROKERS) or from a YAML file given with --config.`,
 // commands lists the subcommands; each file adds its own constructor.
 var commands = []func() *cobra.Command{
 	newBrokerCmd,
+	newProduceCmd,
 }
 
 // noArgs rejects positional arguments with a usage error.
