@@ -73,6 +73,7 @@ underscores, e.g. SLUICE_BROKERS) or from a YAML file given with --config.`,
 var commands = []func() *cobra.Command{
 	newBrokerCmd,
 	newProduceCmd,
+	newCollectCmd,
 }
 
 // noArgs rejects positional arguments with a usage error.
