@@ -193,6 +193,7 @@ func TestCollectUnavailable(t *testing.T) {
 		cfg.MaxBody = 1 << 20
 		cfg.MaxInFlightBytes = 1 << 20
 		cfg.AckTimeout = time.Second
+		cfg.DrainTimeout = time.Second
 	})
 	url := "http://" + c.Addr()
 	if resp, err := http.Get(url + "/readyz"); err != nil || resp.StatusCode != 200 {
