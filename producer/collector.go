@@ -38,6 +38,9 @@ type Collector struct {
 	draining atomic.Bool
 	stop     chan struct{}
 	bg       sync.WaitGroup
+
+	shutdown    sync.Once
+	shutdownErr error
 }
 
 type collectMetrics struct {
@@ -147,13 +150,22 @@ func (c *Collector) Addr() string {
 }
 
 // Shutdown stops accepting, waits for in-flight requests (at most
-// DrainTimeout) and flushes the producer.
+// DrainTimeout) and flushes the producer. Later calls return the first
+// call's result.
 func (c *Collector) Shutdown() error {
+	c.shutdown.Do(func() { c.shutdownErr = c.drain() })
+	return c.shutdownErr
+}
+
+func (c *Collector) drain() error {
 	c.draining.Store(true)
 	close(c.stop)
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.DrainTimeout)
 	defer cancel()
-	err := c.srv.Shutdown(ctx)
+	var err error
+	if c.srv != nil {
+		err = c.srv.Shutdown(ctx)
+	}
 	c.bg.Wait()
 	if ferr := c.cl.Flush(ctx); err == nil {
 		err = ferr
