@@ -75,6 +75,8 @@ var commands = []func() *cobra.Command{
 	newProcessCmd,
 	newRulesCmd,
 	newSinkCmd,
+	newProduceCmd,
+	newCollectCmd,
 }
 
 // noArgs rejects positional arguments with a usage error.
