@@ -15,8 +15,8 @@ type collect struct {
 }
 
 func (c *collect) Output(_ *Rule, k, v []byte) { c.rows = append(c.rows, string(k)+" "+string(v)) }
-func (c *collect) Late(_ *Rule, reason string)  { c.late = append(c.late, reason) }
-func (c *collect) Error(_ *Rule, err error)     { c.late = append(c.late, "error: "+err.Error()) }
+func (c *collect) Late(_ *Rule, reason string) { c.late = append(c.late, reason) }
+func (c *collect) Error(_ *Rule, err error)    { c.late = append(c.late, "error: "+err.Error()) }
 
 func mustRule(t testing.TB, yaml string) *Rule {
 	t.Helper()
