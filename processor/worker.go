@@ -74,6 +74,7 @@ func Run(ctx context.Context, cfg Config) error {
 		srcN: map[string]int32{}, nparts: map[string]int32{}, parters: map[string]kgo.TopicPartitioner{}, tasks: map[tp]*partTask{},
 		reload: make(chan *ruleSet, 1), assigned: map[tp]time.Time{}}
 	w.sink.w = w
+	w.sink.reset()
 	w.sink.promise = w.sink.onProduced
 	admCl, err := kgo.NewClient(base...)
 	if err != nil {
@@ -332,6 +333,7 @@ func (w *worker) task(ctx context.Context, k tp) (*partTask, error) {
 	}
 	rules := w.rs.byTopic[k.topic]
 	pt := &partTask{tp: k, task: rule.NewTask(rules), codec: w.rs.codecs[k.topic], lastSeen: w.cfg.now()}
+	pt.task.TrackChanges()
 	if pt.codec != nil {
 		pt.rec = pt.codec.New()
 		pt.recVal = reflect.ValueOf(pt.rec).Elem()

@@ -208,10 +208,12 @@ func TestStateRoundTrip(t *testing.T) {
 				task.Advance(c, time.Time{})
 			}
 		}
+		task.TrackChanges()
 		run(task, first)
 		live := map[string][]byte{}
 		task.Windows[0].Changes(func(k string, v []byte) { live[k] = v }, func(k string) { delete(live, k) })
 		again := NewTask([]*Rule{r})
+		again.TrackChanges()
 		for k, v := range live {
 			if err := again.Windows[0].Restore(k, v); err != nil {
 				t.Fatal(err)
