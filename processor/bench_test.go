@@ -96,8 +96,8 @@ func benchRules(b *testing.B, which string) string {
 type nopSink struct{ n int }
 
 func (s *nopSink) Output(*rule.Rule, []byte, []byte) { s.n++ }
-func (s *nopSink) Late(*rule.Rule, string)          {}
-func (s *nopSink) Error(*rule.Rule, error)          {}
+func (s *nopSink) Late(*rule.Rule, string)           {}
+func (s *nopSink) Error(*rule.Rule, error)           {}
 
 // BenchmarkEngine measures decode + rules, no Kafka: one op is one event.
 func BenchmarkEngine(b *testing.B) {
