@@ -270,6 +270,14 @@ func (w *worker) txn(ctx context.Context, fs kgo.Fetches) error {
 	if procErr == nil {
 		procErr = w.tick(ctx, now)
 	}
+	if procErr != nil && ctx.Err() != nil {
+		// Shutting down mid-restore: abort this transaction and stop cleanly;
+		// the next owner starts from the last commit.
+		endCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.TransactionTimeout)
+		defer cancel()
+		_, _ = w.sess.End(endCtx, kgo.TryAbort)
+		return nil
+	}
 	if w.crash("before-commit") {
 		return errCrashed
 	}
