@@ -12,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kprom"
 
 	"github.com/sluicehq/sluice/processor/rule"
 	"github.com/sluicehq/sluice/schema"
@@ -107,6 +108,8 @@ func Run(ctx context.Context, cfg Config) error {
 		kgo.OnPartitionsAssigned(w.onAssigned),
 		kgo.OnPartitionsRevoked(w.onRevoked),
 		kgo.OnPartitionsLost(w.onRevoked),
+		// Kafka client metrics: sluice_process_kafka_* (bytes, requests, lag of fetches).
+		kgo.WithHooks(kprom.NewMetrics("sluice_process_kafka", kprom.Registerer(lenientRegisterer{cfg.Reg}))),
 	)
 	w.sess, err = kgo.NewGroupTransactSession(opts...)
 	if err != nil {
