@@ -36,6 +36,7 @@ type openFile struct {
 	size  int64 // last estimate of the bytes this file holds in memory
 	since int   // rows since size was estimated
 	cut   int64 // bytes of a row group before it is flushed
+	done  bool  // finished: buf holds the whole object
 }
 
 func newParquetFile(fk folderKey, first int64, sch *parquet.Schema, codec compress.Codec, rowGroup int64, meta map[string]string) *openFile {
@@ -101,6 +102,10 @@ func (f *openFile) writeLine(line []byte) (int64, error) {
 
 // finish closes the writer; the object is then f.buf.
 func (f *openFile) finish() error {
+	if f.done { // a flush retried after a failed write
+		return nil
+	}
+	f.done = true
 	if f.pq != nil {
 		if err := f.pq.Close(); err != nil {
 			return fmt.Errorf("closing parquet file: %w", err)
