@@ -73,6 +73,8 @@ underscores, e.g. SLUICE_BROKERS) or from a YAML file given with --config.`,
 var commands = []func() *cobra.Command{
 	newBrokerCmd,
 	newSinkCmd,
+	newCatalogCmd,
+	newSchemaCmd,
 }
 
 // noArgs rejects positional arguments with a usage error.
