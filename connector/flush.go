@@ -56,7 +56,7 @@ func (s *sink) flush(ctx context.Context, ps *partState, reason string) error {
 			ext, ct = "ndjson.gz", "application/x-ndjson"
 		}
 		key := objectKey(ps.table.Name, k, s.cfg.PartitionCol, ps.tp.topic, ps.tp.partition, f.first, ext)
-		if err := s.st.put(ctx, key, f.buf.Bytes(), ct); err != nil {
+		if err := s.st.put(ctx, key, f.buf, ct); err != nil {
 			return fmt.Errorf("flushing %s[%d]: %w", ps.tp.topic, ps.tp.partition, err)
 		}
 		if s.cfg.hooks != nil && s.cfg.hooks.afterPut != nil && s.cfg.hooks.afterPut(key) {
@@ -97,6 +97,9 @@ func (s *sink) flush(ctx context.Context, ps *partState, reason string) error {
 // drop forgets the open batch of ps (after a flush, or when the partition
 // was lost and another member will replay it).
 func (s *sink) drop(ps *partState) {
+	for _, f := range ps.files {
+		f.release()
+	}
 	s.bytes -= ps.bytes
 	s.openFiles -= len(ps.files)
 	s.uncommitted -= ps.count

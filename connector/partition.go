@@ -62,7 +62,7 @@ func (s *sink) add(ps *partState, r *kgo.Record) error {
 	s.uncommitted++
 	arrival := hourOf(r.Timestamp, s.cfg.loc)
 
-	rec, derr := ps.table.codec.Decode(r.Value)
+	rec, derr := ps.table.decode(r.Value)
 	if derr != nil {
 		f, err := s.file(ps, folderKey{kind: kindErrors, hour: arrival}, r.Offset)
 		if err != nil {

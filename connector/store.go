@@ -92,7 +92,7 @@ func (s *store) close() error { return s.bucket.Close() }
 // backoff and full jitter until it succeeds or ctx ends. While it retries
 // the caller does not poll Kafka, so a long outage pauses consumption
 // instead of buffering without bound.
-func (s *store) put(ctx context.Context, key string, data []byte, contentType string) error {
+func (s *store) put(ctx context.Context, key string, data *chunks, contentType string) error {
 	delay := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		err := s.putOnce(ctx, key, data, contentType)
@@ -118,7 +118,7 @@ func (s *store) put(ctx context.Context, key string, data []byte, contentType st
 	}
 }
 
-func (s *store) putOnce(ctx context.Context, key string, data []byte, contentType string) error {
+func (s *store) putOnce(ctx context.Context, key string, data *chunks, contentType string) error {
 	actx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	opts := &blob.WriterOptions{ContentType: contentType, DisableContentTypeDetection: true}
@@ -126,8 +126,10 @@ func (s *store) putOnce(ctx context.Context, key string, data []byte, contentTyp
 		opts.BeforeWrite = s.s3.beforeWrite
 		// One part for objects up to 64 MiB; larger ones go multipart.
 		opts.BufferSize = 64 << 20
+		// S3 rejects a body that does not match (end-to-end integrity).
+		opts.ContentMD5 = data.md5()
 	}
-	if err := s.bucket.WriteAll(actx, s.prefix+key, data, opts); err != nil {
+	if err := s.bucket.Upload(actx, s.prefix+key, data.reader(), opts); err != nil {
 		if errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
 			return fmt.Errorf("timed out after %s: %w", s.timeout, err)
 		}

@@ -1,7 +1,6 @@
 package connector
 
 import (
-	"bytes"
 	"compress/gzip"
 	"fmt"
 
@@ -30,28 +29,36 @@ type openFile struct {
 	key   folderKey
 	first int64 // offset of its first record: part of its name
 	rows  int64
-	buf   bytes.Buffer
+	buf   *chunks
 	pq    *parquet.Writer
 	gz    *gzip.Writer
 	size  int64 // last estimate of the bytes this file holds in memory
 	since int   // rows since size was estimated
 	cut   int64 // bytes of a row group before it is flushed
 	done  bool  // finished: buf holds the whole object
+
+	sch     *parquet.Schema
+	pending []parquet.Row // deconstructed rows not yet handed to the writer
+	npend   int
 }
 
+// batchRows is how many rows are handed to the Parquet writer at once:
+// per-call overhead dominates when rows go one by one.
+const batchRows = 128
+
 func newParquetFile(fk folderKey, first int64, sch *parquet.Schema, codec compress.Codec, rowGroup int64, meta map[string]string) *openFile {
-	f := &openFile{key: fk, first: first, cut: rowGroup}
+	f := &openFile{key: fk, first: first, cut: rowGroup, buf: &chunks{}, sch: sch, pending: make([]parquet.Row, batchRows)}
 	opts := []parquet.WriterOption{sch, parquet.Compression(codec), parquet.CreatedBy("sluice", "", "")}
 	for k, v := range meta {
 		opts = append(opts, parquet.KeyValueMetadata(k, v))
 	}
-	f.pq = parquet.NewWriter(&f.buf, opts...)
+	f.pq = parquet.NewWriter(f.buf, opts...)
 	return f
 }
 
 func newNDJSONFile(fk folderKey, first int64) *openFile {
-	f := &openFile{key: fk, first: first}
-	f.gz, _ = gzip.NewWriterLevel(&f.buf, gzip.BestSpeed)
+	f := &openFile{key: fk, first: first, buf: &chunks{}}
+	f.gz, _ = gzip.NewWriterLevel(f.buf, gzip.BestSpeed)
 	return f
 }
 
@@ -62,8 +69,13 @@ const sizeEvery = 256
 // writeRow adds one record to a Parquet file and returns the growth of its
 // size estimate.
 func (f *openFile) writeRow(rec any, approx int) (int64, error) {
-	if err := f.pq.Write(rec); err != nil {
-		return 0, fmt.Errorf("writing parquet row: %w", err)
+	// The row's values point into rec's strings, which stay valid: each
+	// event's strings are fresh (or alias the record's own bytes).
+	f.pending[f.npend] = f.sch.Deconstruct(f.pending[f.npend][:0], rec)
+	if f.npend++; f.npend == len(f.pending) {
+		if err := f.writePending(); err != nil {
+			return 0, err
+		}
 	}
 	f.rows++
 	f.since++
@@ -74,6 +86,9 @@ func (f *openFile) writeRow(rec any, approx int) (int64, error) {
 		return int64(approx), nil
 	}
 	f.since = 0
+	if err := f.writePending(); err != nil {
+		return 0, err
+	}
 	old := f.size
 	f.size = f.pq.Size()
 	if f.size-int64(f.buf.Len()) >= f.cut {
@@ -83,6 +98,18 @@ func (f *openFile) writeRow(rec any, approx int) (int64, error) {
 		f.size = f.pq.Size()
 	}
 	return f.size - old, nil
+}
+
+func (f *openFile) writePending() error {
+	if f.npend == 0 {
+		return nil
+	}
+	_, err := f.pq.WriteRows(f.pending[:f.npend])
+	f.npend = 0
+	if err != nil {
+		return fmt.Errorf("writing parquet rows: %w", err)
+	}
+	return nil
 }
 
 // writeLine adds one NDJSON line to a gzip file.
@@ -107,6 +134,9 @@ func (f *openFile) finish() error {
 	}
 	f.done = true
 	if f.pq != nil {
+		if err := f.writePending(); err != nil {
+			return err
+		}
 		if err := f.pq.Close(); err != nil {
 			return fmt.Errorf("closing parquet file: %w", err)
 		}
@@ -114,3 +144,6 @@ func (f *openFile) finish() error {
 	}
 	return f.gz.Close()
 }
+
+// release returns the file's memory once the object is written.
+func (f *openFile) release() { f.buf.release() }
