@@ -6,27 +6,40 @@ import (
 	"sync"
 )
 
-// chunkSize is the unit objects are built in. Growing one contiguous
-// buffer to a file's size copies and clears it over and over; chunks from a
-// pool are written once and reused across files.
-const chunkSize = 1 << 20
+// Objects are built in chunks. Growing one contiguous buffer to a file's
+// size copies and clears it over and over; chunks from pools are written
+// once and reused across files. Chunks grow from 16 KiB to 1 MiB so that a
+// small file (many open partitions) holds little memory.
+var chunkSizes = [...]int{16 << 10, 128 << 10, 1 << 20}
 
-var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, chunkSize); return &b }}
+var chunkPools [len(chunkSizes)]sync.Pool
+
+func getChunk(i int) *[]byte {
+	class := min(i, len(chunkSizes)-1)
+	if b, ok := chunkPools[class].Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 0, chunkSizes[class])
+	return &b
+}
 
 // chunks is an object being built in memory.
 type chunks struct {
-	bufs []*[]byte
-	n    int64
+	bufs     []*[]byte
+	n        int64
+	capacity int64 // memory held
 }
 
 func (c *chunks) Write(p []byte) (int, error) {
 	n := len(p)
 	for len(p) > 0 {
-		if len(c.bufs) == 0 || len(*c.bufs[len(c.bufs)-1]) == chunkSize {
-			c.bufs = append(c.bufs, chunkPool.Get().(*[]byte))
+		if len(c.bufs) == 0 || len(*c.bufs[len(c.bufs)-1]) == cap(*c.bufs[len(c.bufs)-1]) {
+			b := getChunk(len(c.bufs))
+			c.bufs = append(c.bufs, b)
+			c.capacity += int64(cap(*b))
 		}
 		last := c.bufs[len(c.bufs)-1]
-		k := copy((*last)[len(*last):chunkSize], p)
+		k := copy((*last)[len(*last):cap(*last)], p)
 		*last = (*last)[:len(*last)+k]
 		p = p[k:]
 	}
@@ -70,7 +83,11 @@ func (c *chunks) md5() []byte {
 func (c *chunks) release() {
 	for _, b := range c.bufs {
 		*b = (*b)[:0]
-		chunkPool.Put(b)
+		for i, size := range chunkSizes {
+			if cap(*b) == size {
+				chunkPools[i].Put(b)
+			}
+		}
 	}
-	c.bufs, c.n = nil, 0
+	c.bufs, c.n, c.capacity = nil, 0, 0
 }

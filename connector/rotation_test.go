@@ -188,6 +188,16 @@ func TestPartitionColumnAndArrivalTime(t *testing.T) {
 	if n != int64(len(tags)) {
 		t.Fatalf("%d files, want one per distinct tag (%d)", n, len(tags))
 	}
+	// NULL: an absent optional field reads back as NULL, not as "" or 0.
+	for _, f := range readLake(t, dir, "tagged") {
+		if strings.Contains(f.key, "tag="+nullPartition+"/") {
+			if f.cols["tag"][0] != nil || f.cols["meta.score"][0] != nil {
+				t.Fatalf("empty tag and absent meta.score: got %v and %v, want NULLs", f.cols["tag"][0], f.cols["meta.score"][0])
+			}
+		} else if f.cols["tag"][0] == nil {
+			t.Fatalf("%s: tag is NULL", f.key)
+		}
+	}
 }
 
 func quote(s string) string {

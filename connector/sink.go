@@ -55,7 +55,7 @@ func Run(ctx context.Context, cfg Config) error {
 	s := &sink{cfg: &cfg, ctx: wctx, tables: map[string]*tableState{}, parts: map[topicPartition]*partState{}}
 	var topics []string
 	for _, t := range cfg.Tables {
-		ts, err := newTableState(t, cfg.PartitionCol)
+		ts, err := newTableState(t, &cfg)
 		if err != nil {
 			return err
 		}
@@ -90,6 +90,10 @@ func Run(ctx context.Context, cfg Config) error {
 		kgo.BlockRebalanceOnPoll(),
 		kgo.OnPartitionsRevoked(s.onRevoked),
 		kgo.OnPartitionsLost(s.onLost),
+		// What the client buffers ahead of the sink counts against memory
+		// too: keep it a fraction of the budget.
+		kgo.FetchMaxBytes(int32(min(cfg.MemoryBudget/8, 50<<20))),
+		kgo.FetchMaxPartitionBytes(int32(min(cfg.MemoryBudget/32, 1<<20))),
 	)
 	if s.cl, err = kgo.NewClient(opts...); err != nil {
 		return fmt.Errorf("creating Kafka client: %w", err)

@@ -136,25 +136,41 @@ func (s *store) putOnce(ctx context.Context, key string, data *chunks, contentTy
 		return err
 	}
 	if s.dir != "" {
-		return syncLocal(filepath.Join(s.dir, filepath.FromSlash(key)))
+		return syncPath(filepath.Join(s.dir, filepath.FromSlash(key)))
 	}
 	return nil
 }
 
-// syncLocal makes a renamed local file and its directory entry durable:
+// syncDirs makes the directory entries of keys durable, once per folder.
 // fileblob renames without fsync, and offsets must not be committed for a
-// file a power loss could still take away.
-func syncLocal(path string) error {
-	for _, p := range []string{path, filepath.Dir(path)} {
-		f, err := os.Open(p)
-		if err != nil {
-			return fmt.Errorf("syncing %s: %w", p, err)
+// file a power loss could still take away; put already synced the data.
+func (s *store) syncDirs(keys []string) error {
+	if s.dir == "" {
+		return nil
+	}
+	done := map[string]bool{}
+	for _, k := range keys {
+		d := filepath.Dir(filepath.Join(s.dir, filepath.FromSlash(k)))
+		if done[d] {
+			continue
 		}
-		err = f.Sync()
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("syncing %s: %w", p, err)
+		done[d] = true
+		if err := syncPath(d); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+func syncPath(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return fmt.Errorf("syncing %s: %w", p, err)
+	}
+	err = f.Sync()
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("syncing %s: %w", p, err)
 	}
 	return nil
 }

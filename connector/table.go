@@ -18,6 +18,8 @@ type tableState struct {
 	codec   *schema.Codec
 	pq      *parquet.Schema
 	partIdx []int // field index of the extra partition column, or nil
+	pageSize int  // Parquet page buffer size
+	overhead int64 // fixed memory of one open Parquet file
 
 	// scratch is the record every event of the table is decoded into: the
 	// Parquet writer copies values out, so one record serves all events
@@ -36,9 +38,13 @@ func (ts *tableState) decode(data []byte) (any, error) {
 	return rec, nil
 }
 
-func newTableState(t Table, partCol string) (*tableState, error) {
+func newTableState(t Table, cfg *Config) (*tableState, error) {
+	partCol := cfg.PartitionCol
 	ts := &tableState{Table: t, codec: schema.NewCodec(t.Schema)}
 	ts.pq = parquet.SchemaOf(ts.codec.Zero())
+	leaves := len(ts.pq.Columns())
+	ts.pageSize = pageSizeFor(cfg.MemoryBudget, cfg.MaxOpenFiles, leaves)
+	ts.overhead = parquetOverhead(leaves, ts.pageSize)
 	ts.scratch = reflect.ValueOf(ts.codec.New())
 	if partCol != "" {
 		typ := ts.codec.Type()

@@ -36,6 +36,7 @@ type openFile struct {
 	since int   // rows since size was estimated
 	cut   int64 // bytes of a row group before it is flushed
 	done  bool  // finished: buf holds the whole object
+	base  int64 // fixed memory of the writer (counted in size)
 
 	sch     *parquet.Schema
 	pending []parquet.Row // deconstructed rows not yet handed to the writer
@@ -46,9 +47,10 @@ type openFile struct {
 // per-call overhead dominates when rows go one by one.
 const batchRows = 128
 
-func newParquetFile(fk folderKey, first int64, sch *parquet.Schema, codec compress.Codec, rowGroup int64, meta map[string]string) *openFile {
-	f := &openFile{key: fk, first: first, cut: rowGroup, buf: &chunks{}, sch: sch, pending: make([]parquet.Row, batchRows)}
-	opts := []parquet.WriterOption{sch, parquet.Compression(codec), parquet.CreatedBy("sluice", "", "")}
+func newParquetFile(fk folderKey, first int64, ts *tableState, codec compress.Codec, rowGroup int64, meta map[string]string) *openFile {
+	f := &openFile{key: fk, first: first, cut: rowGroup, buf: &chunks{}, sch: ts.pq, pending: make([]parquet.Row, batchRows)}
+	opts := []parquet.WriterOption{ts.pq, parquet.Compression(codec), parquet.CreatedBy("sluice", "", ""),
+		parquet.PageBufferSize(ts.pageSize)}
 	for k, v := range meta {
 		opts = append(opts, parquet.KeyValueMetadata(k, v))
 	}
@@ -90,13 +92,14 @@ func (f *openFile) writeRow(rec any, approx int) (int64, error) {
 		return 0, err
 	}
 	old := f.size
-	f.size = f.pq.Size()
-	if f.size-int64(f.buf.Len()) >= f.cut {
+	pending := f.pq.Size() - int64(f.buf.Len()) // the row group not yet written out
+	if pending >= f.cut {
 		if err := f.pq.Flush(); err != nil {
 			return 0, fmt.Errorf("cutting row group: %w", err)
 		}
-		f.size = f.pq.Size()
+		pending = f.pq.Size() - int64(f.buf.Len())
 	}
+	f.size = f.base + f.buf.capacity + pending
 	return f.size - old, nil
 }
 
@@ -112,6 +115,22 @@ func (f *openFile) writePending() error {
 	return nil
 }
 
+// Memory an open Parquet writer holds before any row: a page buffer per
+// leaf column, and about as much again for the encoded page. The budget
+// counts it, so many open files cannot exceed the budget by their fixed
+// cost alone.
+func parquetOverhead(leaves, pageSize int) int64 { return int64(leaves) * int64(pageSize) * 2 }
+
+// pageSizeFor picks the page buffer size: parquet-go's 256 KiB unless the
+// budget spread over the open-file limit calls for less.
+func pageSizeFor(budget int64, maxOpen, leaves int) int {
+	per := budget / int64(maxOpen) / int64(2*leaves)
+	return int(min(max(per, 16<<10), parquet.DefaultPageBufferSize))
+}
+
+// gzipOverhead is what a gzip writer holds (window and tables).
+const gzipOverhead = 300 << 10
+
 // writeLine adds one NDJSON line to a gzip file.
 func (f *openFile) writeLine(line []byte) (int64, error) {
 	f.rows++
@@ -122,8 +141,7 @@ func (f *openFile) writeLine(line []byte) (int64, error) {
 		return 0, err
 	}
 	old := f.size
-	// gzip holds at most its window plus the compressed output.
-	f.size = int64(f.buf.Len()) + 64<<10
+	f.size = f.base + f.buf.capacity
 	return f.size - old, nil
 }
 
