@@ -15,10 +15,10 @@ import (
 // records and the Parquet schema they are written with.
 type tableState struct {
 	Table
-	codec   *schema.Codec
-	pq      *parquet.Schema
-	partIdx []int // field index of the extra partition column, or nil
-	pageSize int  // Parquet page buffer size
+	codec    *schema.Codec
+	pq       *parquet.Schema
+	partIdx  []int // field index of the extra partition column, or nil
+	pageSize int   // Parquet page buffer size
 	overhead int64 // fixed memory of one open Parquet file
 
 	// scratch is the record every event of the table is decoded into: the
