@@ -77,6 +77,8 @@ var commands = []func() *cobra.Command{
 	newSinkCmd,
 	newProduceCmd,
 	newCollectCmd,
+	newCatalogCmd,
+	newSchemaCmd,
 }
 
 // noArgs rejects positional arguments with a usage error.
