@@ -45,7 +45,7 @@ type Config struct {
 	Backup        bool          // also keep every source record as gzip NDJSON under raw/
 
 	MemoryBudget int64 // bytes buffered across all open files; default 512 MiB
-	MaxOpenFiles int   // open files across all partitions; default 512
+	MaxOpenFiles int   // open files across all partitions; default 128
 	RowGroupSize int64 // bytes of a Parquet row group before it is cut; default 32 MiB
 
 	StoreTimeout time.Duration // one object write attempt; default 60s
@@ -128,7 +128,7 @@ func (c *Config) Validate() error {
 		c.MemoryBudget = 512 << 20
 	}
 	if c.MaxOpenFiles == 0 {
-		c.MaxOpenFiles = 512
+		c.MaxOpenFiles = 128
 	}
 	if c.RowGroupSize == 0 {
 		c.RowGroupSize = 32 << 20

@@ -43,6 +43,7 @@ func (s *sink) flush(ctx context.Context, ps *partState, reason string) error {
 	// Parquet first, so errors and backups never land without their data.
 	sort.Slice(keys, func(i, j int) bool { return keys[i].kind < keys[j].kind })
 	var rows int64
+	written := make([]string, 0, len(keys))
 	for _, k := range keys {
 		f := ps.files[k]
 		if f.pq != nil {
@@ -56,9 +57,10 @@ func (s *sink) flush(ctx context.Context, ps *partState, reason string) error {
 			ext, ct = "ndjson.gz", "application/x-ndjson"
 		}
 		key := objectKey(ps.table.Name, k, s.cfg.PartitionCol, ps.tp.topic, ps.tp.partition, f.first, ext)
-		if err := s.st.put(ctx, key, f.buf.Bytes(), ct); err != nil {
+		if err := s.st.put(ctx, key, f.buf, ct); err != nil {
 			return fmt.Errorf("flushing %s[%d]: %w", ps.tp.topic, ps.tp.partition, err)
 		}
+		written = append(written, key)
 		if s.cfg.hooks != nil && s.cfg.hooks.afterPut != nil && s.cfg.hooks.afterPut(key) {
 			s.crashed = true
 			return errCrashed
@@ -72,6 +74,9 @@ func (s *sink) flush(ctx context.Context, ps *partState, reason string) error {
 			s.m.errors.WithLabelValues(ps.table.Name).Add(float64(f.rows))
 			s.cfg.Stats.errors.Add(f.rows)
 		}
+	}
+	if err := s.st.syncDirs(written); err != nil {
+		return fmt.Errorf("flushing %s[%d]: %w", ps.tp.topic, ps.tp.partition, err)
 	}
 	if err := s.commit(ctx, map[string]map[int32]kgo.EpochOffset{
 		ps.tp.topic: {ps.tp.partition: {Epoch: ps.epoch, Offset: ps.next}}}); err != nil {
@@ -97,11 +102,14 @@ func (s *sink) flush(ctx context.Context, ps *partState, reason string) error {
 // drop forgets the open batch of ps (after a flush, or when the partition
 // was lost and another member will replay it).
 func (s *sink) drop(ps *partState) {
+	for _, f := range ps.files {
+		f.release()
+	}
 	s.bytes -= ps.bytes
 	s.openFiles -= len(ps.files)
 	s.uncommitted -= ps.count
 	ps.files = map[folderKey]*openFile{}
-	ps.count, ps.bytes = 0, 0
+	ps.count, ps.bytes, ps.fixed = 0, 0, 0
 	s.m.buffered.Set(float64(s.bytes))
 	s.m.openFiles.Set(float64(s.openFiles))
 	s.m.commitLag.Set(float64(s.uncommitted))
@@ -156,7 +164,7 @@ func (s *sink) enforceBudget(ctx context.Context) error {
 // checkSize flushes ps when it reached the size or record trigger.
 func (s *sink) checkSize(ctx context.Context, ps *partState) error {
 	switch {
-	case ps.bytes >= s.cfg.FlushSize:
+	case ps.bytes-ps.fixed >= s.cfg.FlushSize:
 		return s.flush(ctx, ps, "size")
 	case s.cfg.FlushRecords > 0 && ps.count >= s.cfg.FlushRecords:
 		return s.flush(ctx, ps, "records")

@@ -64,10 +64,13 @@ var clickBase = time.Date(2021, 7, 12, 10, 0, 0, 0, time.UTC)
 func clickEvent(i int, step time.Duration) []byte {
 	ts := clickBase.Add(time.Duration(i) * step)
 	names := []string{"Search", "ViewContent", "AddToCart", "Purchase"}
-	return fmt.Appendf(nil, `{"timestamp": %q, "user_id": "%d", "pixel_id": "px%08d", "click_id": "%032x", `+
+	// click_id: the index in its first 8 hex digits, then hash noise like
+	// a real random id, so compression figures are not flattered.
+	h1, h2 := mix(uint64(i)), mix(uint64(i)+1<<40)
+	return fmt.Appendf(nil, `{"timestamp": %q, "user_id": "%d", "pixel_id": "%010x", "click_id": "%08x%016x%08x", `+
 		`"insertion_timestamp": %q, "event_name": %q, "user_ip": "203.0.113.%d", `+
 		`"additional_data": {"time_on_data": %d, "percent_viewed": %d.5, "product_id": %d, "price": %d.25}}`,
-		ts.Format("2006-01-02 15:04:05.000000"), i%500, i, i, ts.Add(time.Millisecond).Format("2006-01-02 15:04:05.000000"),
+		ts.Format("2006-01-02 15:04:05.000000"), i%500, h2%(1<<40), i, h1, h2>>32, ts.Add(time.Millisecond).Format("2006-01-02 15:04:05.000000"),
 		names[i%4], i%250, i%600, i%100, 100000+i, i%1000)
 }
 
@@ -210,4 +213,35 @@ func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
 	}
 }
 
-func fmtSscanHex(s string, v *int) (int, error) { return fmt.Sscanf(s, "%x", v) }
+// fmtSscanHex reads the event index back from a click_id.
+func fmtSscanHex(s string, v *int) (int, error) {
+	if len(s) != 32 {
+		return 0, fmt.Errorf("click_id %q is not 32 hex digits", s)
+	}
+	return fmt.Sscanf(s[:8], "%x", v)
+}
+
+func mix(x uint64) uint64 { // splitmix64
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+func newProducer(t testing.TB, brokers []string) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic("clickstream"),
+		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()), kgo.ProducerBatchMaxBytes(1<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
+func toRecords(values [][]byte) []*kgo.Record {
+	recs := make([]*kgo.Record, len(values))
+	for i, v := range values {
+		recs[i] = &kgo.Record{Value: v}
+	}
+	return recs
+}

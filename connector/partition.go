@@ -26,6 +26,7 @@ type partState struct {
 	epoch  int32 // leader epoch of the last record
 	count  int64 // records in the batch
 	bytes  int64 // memory held by its files (estimate)
+	fixed  int64 // the part of bytes that is the writers' fixed cost
 	opened time.Time
 }
 
@@ -62,7 +63,7 @@ func (s *sink) add(ps *partState, r *kgo.Record) error {
 	s.uncommitted++
 	arrival := hourOf(r.Timestamp, s.cfg.loc)
 
-	rec, derr := ps.table.codec.Decode(r.Value)
+	rec, derr := ps.table.decode(r.Value)
 	if derr != nil {
 		f, err := s.file(ps, folderKey{kind: kindErrors, hour: arrival}, r.Offset)
 		if err != nil {
@@ -117,11 +118,19 @@ func (s *sink) file(ps *partState, fk folderKey, offset int64) (*openFile, error
 	}
 	var f *openFile
 	if fk.kind == kindParquet {
-		f = newParquetFile(fk, offset, ps.table.pq, codecs[s.cfg.Compression].codec, s.cfg.RowGroupSize, map[string]string{
+		f = newParquetFile(fk, offset, ps.table, codecs[s.cfg.Compression].codec, s.cfg.RowGroupSize, map[string]string{
 			"sluice.topic": ps.tp.topic, "sluice.partition": fmt.Sprint(ps.tp.partition), "sluice.first_offset": fmt.Sprint(offset)})
 	} else {
 		f = newNDJSONFile(fk, offset)
 	}
+	if f.pq != nil {
+		f.base = ps.table.overhead
+	} else {
+		f.base = gzipOverhead
+	}
+	f.size = f.base
+	ps.fixed += f.base
+	s.grow(ps, f.base)
 	ps.files[fk] = f
 	s.openFiles++
 	s.m.openFiles.Set(float64(s.openFiles))

@@ -89,6 +89,10 @@ func openS3(ctx context.Context, bucket string, o *s3Options) (*blob.Bucket, err
 			so.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 		}
 		so.UsePathStyle = o.PathStyle
+		// store.put owns retries (backoff with jitter, forever, which is
+		// what pauses consumption during an outage); the SDK's own would
+		// only stack up under it.
+		so.RetryMaxAttempts = 1
 	})
 	bopts := &s3blob.Options{EncryptionType: s3types.ServerSideEncryption(o.SSE), KMSEncryptionID: o.KMSKeyID}
 	if o.Endpoint != "" {

@@ -21,6 +21,7 @@ var errCrashed = errors.New("simulated crash")
 type testHooks struct {
 	afterPut func(key string) bool // return true to crash right after this object was written
 	crash    <-chan struct{}       // closed: crash at the next poll
+	polled   func(openFiles int, bytes int64)
 }
 
 type sink struct {
@@ -45,10 +46,16 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	s := &sink{cfg: &cfg, ctx: ctx, tables: map[string]*tableState{}, parts: map[topicPartition]*partState{}}
+	// Writes outlive ctx by ShutdownWait: a flush under way when shutdown
+	// begins completes, and so does the final flush of everything open.
+	wctx, wcancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer wcancel()
+	stopWrites := context.AfterFunc(ctx, func() { time.AfterFunc(cfg.ShutdownWait, wcancel) })
+	defer stopWrites()
+	s := &sink{cfg: &cfg, ctx: wctx, tables: map[string]*tableState{}, parts: map[topicPartition]*partState{}}
 	var topics []string
 	for _, t := range cfg.Tables {
-		ts, err := newTableState(t, cfg.PartitionCol)
+		ts, err := newTableState(t, &cfg)
 		if err != nil {
 			return err
 		}
@@ -83,6 +90,10 @@ func Run(ctx context.Context, cfg Config) error {
 		kgo.BlockRebalanceOnPoll(),
 		kgo.OnPartitionsRevoked(s.onRevoked),
 		kgo.OnPartitionsLost(s.onLost),
+		// What the client buffers ahead of the sink counts against memory
+		// too: keep it a fraction of the budget.
+		kgo.FetchMaxBytes(int32(min(cfg.MemoryBudget/8, 50<<20))),
+		kgo.FetchMaxPartitionBytes(int32(min(cfg.MemoryBudget/32, 1<<20))),
 	)
 	if s.cl, err = kgo.NewClient(opts...); err != nil {
 		return fmt.Errorf("creating Kafka client: %w", err)
@@ -98,15 +109,13 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	if err == nil {
-		// Shutdown: flush what is open with a fresh deadline, since ctx is done.
-		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownWait)
+		// Shutdown: flush what is open (within ShutdownWait).
 		s.mu.Lock()
-		err = s.flushAll(sctx, "shutdown")
+		err = s.flushAll(wctx, "shutdown")
 		if err != nil {
 			s.crashed = true // do not try again in the revoke callback of Close
 		}
 		s.mu.Unlock()
-		cancel()
 	}
 	// The loop may have returned between a poll and its AllowRebalance;
 	// leaving the group waits for it.
@@ -147,15 +156,15 @@ func (s *sink) loop(ctx context.Context) error {
 			}
 		})
 		s.mu.Lock()
-		err := s.handle(ctx, fs)
+		err := s.handle(s.ctx, fs)
 		if err == nil {
-			err = s.flushDue(ctx)
+			err = s.flushDue(s.ctx)
+		}
+		if s.cfg.hooks != nil && s.cfg.hooks.polled != nil {
+			s.cfg.hooks.polled(s.openFiles, s.bytes)
 		}
 		s.mu.Unlock()
 		s.cl.AllowRebalance()
-		if ctx.Err() != nil {
-			return nil // a write interrupted by shutdown is retried by flushAll
-		}
 		if err != nil {
 			return err
 		}

@@ -92,7 +92,7 @@ func (s *store) close() error { return s.bucket.Close() }
 // backoff and full jitter until it succeeds or ctx ends. While it retries
 // the caller does not poll Kafka, so a long outage pauses consumption
 // instead of buffering without bound.
-func (s *store) put(ctx context.Context, key string, data []byte, contentType string) error {
+func (s *store) put(ctx context.Context, key string, data *chunks, contentType string) error {
 	delay := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		err := s.putOnce(ctx, key, data, contentType)
@@ -118,7 +118,7 @@ func (s *store) put(ctx context.Context, key string, data []byte, contentType st
 	}
 }
 
-func (s *store) putOnce(ctx context.Context, key string, data []byte, contentType string) error {
+func (s *store) putOnce(ctx context.Context, key string, data *chunks, contentType string) error {
 	actx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	opts := &blob.WriterOptions{ContentType: contentType, DisableContentTypeDetection: true}
@@ -126,33 +126,51 @@ func (s *store) putOnce(ctx context.Context, key string, data []byte, contentTyp
 		opts.BeforeWrite = s.s3.beforeWrite
 		// One part for objects up to 64 MiB; larger ones go multipart.
 		opts.BufferSize = 64 << 20
+		// S3 rejects a body that does not match (end-to-end integrity).
+		opts.ContentMD5 = data.md5()
 	}
-	if err := s.bucket.WriteAll(actx, s.prefix+key, data, opts); err != nil {
+	if err := s.bucket.Upload(actx, s.prefix+key, data.reader(), opts); err != nil {
 		if errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
 			return fmt.Errorf("timed out after %s: %w", s.timeout, err)
 		}
 		return err
 	}
 	if s.dir != "" {
-		return syncLocal(filepath.Join(s.dir, filepath.FromSlash(key)))
+		return syncPath(filepath.Join(s.dir, filepath.FromSlash(key)))
 	}
 	return nil
 }
 
-// syncLocal makes a renamed local file and its directory entry durable:
+// syncDirs makes the directory entries of keys durable, once per folder.
 // fileblob renames without fsync, and offsets must not be committed for a
-// file a power loss could still take away.
-func syncLocal(path string) error {
-	for _, p := range []string{path, filepath.Dir(path)} {
-		f, err := os.Open(p)
-		if err != nil {
-			return fmt.Errorf("syncing %s: %w", p, err)
+// file a power loss could still take away; put already synced the data.
+func (s *store) syncDirs(keys []string) error {
+	if s.dir == "" {
+		return nil
+	}
+	done := map[string]bool{}
+	for _, k := range keys {
+		d := filepath.Dir(filepath.Join(s.dir, filepath.FromSlash(k)))
+		if done[d] {
+			continue
 		}
-		err = f.Sync()
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("syncing %s: %w", p, err)
+		done[d] = true
+		if err := syncPath(d); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+func syncPath(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return fmt.Errorf("syncing %s: %w", p, err)
+	}
+	err = f.Sync()
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("syncing %s: %w", p, err)
 	}
 	return nil
 }

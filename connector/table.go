@@ -15,14 +15,37 @@ import (
 // records and the Parquet schema they are written with.
 type tableState struct {
 	Table
-	codec   *schema.Codec
-	pq      *parquet.Schema
-	partIdx []int // field index of the extra partition column, or nil
+	codec    *schema.Codec
+	pq       *parquet.Schema
+	partIdx  []int // field index of the extra partition column, or nil
+	pageSize int   // Parquet page buffer size
+	overhead int64 // fixed memory of one open Parquet file
+
+	// scratch is the record every event of the table is decoded into: the
+	// Parquet writer copies values out, so one record serves all events
+	// and decoding allocates no struct per event.
+	scratch reflect.Value
 }
 
-func newTableState(t Table, partCol string) (*tableState, error) {
+// decode parses one event into the table's scratch record and returns it;
+// the record is valid until the next decode.
+func (ts *tableState) decode(data []byte) (any, error) {
+	ts.scratch.Elem().SetZero() // fields absent from this event must not keep the last one's values
+	rec := ts.scratch.Interface()
+	if err := ts.codec.DecodeInto(data, rec); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+func newTableState(t Table, cfg *Config) (*tableState, error) {
+	partCol := cfg.PartitionCol
 	ts := &tableState{Table: t, codec: schema.NewCodec(t.Schema)}
 	ts.pq = parquet.SchemaOf(ts.codec.Zero())
+	leaves := len(ts.pq.Columns())
+	ts.pageSize = pageSizeFor(cfg.MemoryBudget, cfg.MaxOpenFiles, leaves)
+	ts.overhead = parquetOverhead(leaves, ts.pageSize)
+	ts.scratch = reflect.ValueOf(ts.codec.New())
 	if partCol != "" {
 		typ := ts.codec.Type()
 		for i := 0; i < typ.NumField(); i++ {

@@ -1,7 +1,6 @@
 package connector
 
 import (
-	"bytes"
 	"compress/gzip"
 	"fmt"
 
@@ -30,27 +29,38 @@ type openFile struct {
 	key   folderKey
 	first int64 // offset of its first record: part of its name
 	rows  int64
-	buf   bytes.Buffer
+	buf   *chunks
 	pq    *parquet.Writer
 	gz    *gzip.Writer
 	size  int64 // last estimate of the bytes this file holds in memory
 	since int   // rows since size was estimated
 	cut   int64 // bytes of a row group before it is flushed
+	done  bool  // finished: buf holds the whole object
+	base  int64 // fixed memory of the writer (counted in size)
+
+	sch     *parquet.Schema
+	pending []parquet.Row // deconstructed rows not yet handed to the writer
+	npend   int
 }
 
-func newParquetFile(fk folderKey, first int64, sch *parquet.Schema, codec compress.Codec, rowGroup int64, meta map[string]string) *openFile {
-	f := &openFile{key: fk, first: first, cut: rowGroup}
-	opts := []parquet.WriterOption{sch, parquet.Compression(codec), parquet.CreatedBy("sluice", "", "")}
+// batchRows is how many rows are handed to the Parquet writer at once:
+// per-call overhead dominates when rows go one by one.
+const batchRows = 128
+
+func newParquetFile(fk folderKey, first int64, ts *tableState, codec compress.Codec, rowGroup int64, meta map[string]string) *openFile {
+	f := &openFile{key: fk, first: first, cut: rowGroup, buf: &chunks{}, sch: ts.pq, pending: make([]parquet.Row, batchRows)}
+	opts := []parquet.WriterOption{ts.pq, parquet.Compression(codec), parquet.CreatedBy("sluice", "", ""),
+		parquet.PageBufferSize(ts.pageSize)}
 	for k, v := range meta {
 		opts = append(opts, parquet.KeyValueMetadata(k, v))
 	}
-	f.pq = parquet.NewWriter(&f.buf, opts...)
+	f.pq = parquet.NewWriter(f.buf, opts...)
 	return f
 }
 
 func newNDJSONFile(fk folderKey, first int64) *openFile {
-	f := &openFile{key: fk, first: first}
-	f.gz, _ = gzip.NewWriterLevel(&f.buf, gzip.BestSpeed)
+	f := &openFile{key: fk, first: first, buf: &chunks{}}
+	f.gz, _ = gzip.NewWriterLevel(f.buf, gzip.BestSpeed)
 	return f
 }
 
@@ -61,8 +71,13 @@ const sizeEvery = 256
 // writeRow adds one record to a Parquet file and returns the growth of its
 // size estimate.
 func (f *openFile) writeRow(rec any, approx int) (int64, error) {
-	if err := f.pq.Write(rec); err != nil {
-		return 0, fmt.Errorf("writing parquet row: %w", err)
+	// The row's values point into rec's strings, which stay valid: each
+	// event's strings are fresh (or alias the record's own bytes).
+	f.pending[f.npend] = f.sch.Deconstruct(f.pending[f.npend][:0], rec)
+	if f.npend++; f.npend == len(f.pending) {
+		if err := f.writePending(); err != nil {
+			return 0, err
+		}
 	}
 	f.rows++
 	f.since++
@@ -73,16 +88,48 @@ func (f *openFile) writeRow(rec any, approx int) (int64, error) {
 		return int64(approx), nil
 	}
 	f.since = 0
+	if err := f.writePending(); err != nil {
+		return 0, err
+	}
 	old := f.size
-	f.size = f.pq.Size()
-	if f.size-int64(f.buf.Len()) >= f.cut {
+	pending := f.pq.Size() - int64(f.buf.Len()) // the row group not yet written out
+	if pending >= f.cut {
 		if err := f.pq.Flush(); err != nil {
 			return 0, fmt.Errorf("cutting row group: %w", err)
 		}
-		f.size = f.pq.Size()
+		pending = f.pq.Size() - int64(f.buf.Len())
 	}
+	f.size = f.base + f.buf.capacity + pending
 	return f.size - old, nil
 }
+
+func (f *openFile) writePending() error {
+	if f.npend == 0 {
+		return nil
+	}
+	_, err := f.pq.WriteRows(f.pending[:f.npend])
+	f.npend = 0
+	if err != nil {
+		return fmt.Errorf("writing parquet rows: %w", err)
+	}
+	return nil
+}
+
+// Memory an open Parquet writer holds before any row: a page buffer per
+// leaf column, and about as much again for the encoded page. The budget
+// counts it, so many open files cannot exceed the budget by their fixed
+// cost alone.
+func parquetOverhead(leaves, pageSize int) int64 { return int64(leaves) * int64(pageSize) * 2 }
+
+// pageSizeFor picks the page buffer size: parquet-go's 256 KiB unless the
+// budget spread over the open-file limit calls for less.
+func pageSizeFor(budget int64, maxOpen, leaves int) int {
+	per := budget / int64(maxOpen) / int64(2*leaves)
+	return int(min(max(per, 16<<10), parquet.DefaultPageBufferSize))
+}
+
+// gzipOverhead is what a gzip writer holds (window and tables).
+const gzipOverhead = 300 << 10
 
 // writeLine adds one NDJSON line to a gzip file.
 func (f *openFile) writeLine(line []byte) (int64, error) {
@@ -94,14 +141,20 @@ func (f *openFile) writeLine(line []byte) (int64, error) {
 		return 0, err
 	}
 	old := f.size
-	// gzip holds at most its window plus the compressed output.
-	f.size = int64(f.buf.Len()) + 64<<10
+	f.size = f.base + f.buf.capacity
 	return f.size - old, nil
 }
 
 // finish closes the writer; the object is then f.buf.
 func (f *openFile) finish() error {
+	if f.done { // a flush retried after a failed write
+		return nil
+	}
+	f.done = true
 	if f.pq != nil {
+		if err := f.writePending(); err != nil {
+			return err
+		}
 		if err := f.pq.Close(); err != nil {
 			return fmt.Errorf("closing parquet file: %w", err)
 		}
@@ -109,3 +162,6 @@ func (f *openFile) finish() error {
 	}
 	return f.gz.Close()
 }
+
+// release returns the file's memory once the object is written.
+func (f *openFile) release() { f.buf.release() }

@@ -110,6 +110,7 @@ func (w *worker) apply(ctx context.Context, rs *ruleSet) {
 			}
 		}
 		t := rule.NewTask(rs.byTopic[k.topic])
+		t.TrackChanges()
 		for i, r := range t.Rules {
 			if win, ok := keep[r.Name+"\x00"+r.Hash]; ok {
 				t.Windows[i] = win

@@ -12,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kprom"
 
 	"github.com/sluicehq/sluice/processor/rule"
 	"github.com/sluicehq/sluice/schema"
@@ -74,6 +75,7 @@ func Run(ctx context.Context, cfg Config) error {
 		srcN: map[string]int32{}, nparts: map[string]int32{}, parters: map[string]kgo.TopicPartitioner{}, tasks: map[tp]*partTask{},
 		reload: make(chan *ruleSet, 1), assigned: map[tp]time.Time{}}
 	w.sink.w = w
+	w.sink.reset()
 	w.sink.promise = w.sink.onProduced
 	admCl, err := kgo.NewClient(base...)
 	if err != nil {
@@ -106,6 +108,8 @@ func Run(ctx context.Context, cfg Config) error {
 		kgo.OnPartitionsAssigned(w.onAssigned),
 		kgo.OnPartitionsRevoked(w.onRevoked),
 		kgo.OnPartitionsLost(w.onRevoked),
+		// Kafka client metrics: sluice_process_kafka_* (bytes, requests, lag of fetches).
+		kgo.WithHooks(kprom.NewMetrics("sluice_process_kafka", kprom.Registerer(lenientRegisterer{cfg.Reg}))),
 	)
 	w.sess, err = kgo.NewGroupTransactSession(opts...)
 	if err != nil {
@@ -269,6 +273,14 @@ func (w *worker) txn(ctx context.Context, fs kgo.Fetches) error {
 	if procErr == nil {
 		procErr = w.tick(ctx, now)
 	}
+	if procErr != nil && ctx.Err() != nil {
+		// Shutting down mid-restore: abort this transaction and stop cleanly;
+		// the next owner starts from the last commit.
+		endCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.TransactionTimeout)
+		defer cancel()
+		_, _ = w.sess.End(endCtx, kgo.TryAbort)
+		return nil
+	}
 	if w.crash("before-commit") {
 		return errCrashed
 	}
@@ -332,6 +344,7 @@ func (w *worker) task(ctx context.Context, k tp) (*partTask, error) {
 	}
 	rules := w.rs.byTopic[k.topic]
 	pt := &partTask{tp: k, task: rule.NewTask(rules), codec: w.rs.codecs[k.topic], lastSeen: w.cfg.now()}
+	pt.task.TrackChanges()
 	if pt.codec != nil {
 		pt.rec = pt.codec.New()
 		pt.recVal = reflect.ValueOf(pt.rec).Elem()

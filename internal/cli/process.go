@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -54,7 +55,7 @@ Rule file reference: docs/processor.md.`,
 	f.StringVar(&cfg.InstanceID, "instance-id", "", "this worker's stable, unique name in the group (default: the host name); the transactional ID is GROUP-INSTANCE")
 	f.StringVar(&cfg.DeadLetterTopic, "dead-letter-topic", "sluice.dead-letter", "topic for undecodable or schema-invalid events")
 	f.StringVar(&cfg.LateTopic, "late-topic", "sluice.late", "topic for events that arrive after their window closed")
-	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", 0, "a partition without events this long stops holding windows open (default 1m; negative: never)")
+	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", time.Minute, "a partition without events this long stops holding windows open (negative: never)")
 	f.IntVar(&cfg.MaxPollRecords, "max-poll-records", 10000, "most input records per transaction")
 	f.BoolVar(&cfg.NoWatch, "no-watch", false, "do not reload rule files when they change")
 	f.StringSliceVar(&schemas, "schemas", schema.Builtin(), "schemas rules may use as source: built-in names or schema files")

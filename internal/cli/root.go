@@ -81,6 +81,10 @@ var commands = []func() *cobra.Command{
 	newProcessCmd,
 	newRulesCmd,
 	newSinkCmd,
+	newProduceCmd,
+	newCollectCmd,
+	newCatalogCmd,
+	newSchemaCmd,
 }
 
 // noArgs rejects positional arguments with a usage error.

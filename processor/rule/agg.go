@@ -1,8 +1,6 @@
 package rule
 
 import (
-	"math"
-
 	"github.com/axiomhq/hyperloglog"
 	"github.com/cespare/xxhash/v2"
 
@@ -17,12 +15,12 @@ type aggState struct {
 	n     int64
 	sumI  int64
 	sumF  float64
-	min   value
-	max   value
-	has   bool
+	mm    *minMax // min and max only
 	exact map[uint64]struct{}
 	hll   *hyperloglog.Sketch
 }
+
+type minMax struct{ min, max value }
 
 func (a *aggregate) update(st *aggState, v value, limit int) {
 	if a.fn == "count" {
@@ -41,15 +39,15 @@ func (a *aggregate) update(st *aggState, v value, limit int) {
 			st.sumF += v.f
 		}
 	case "min", "max":
-		if !st.has {
-			st.min, st.max, st.has = v, v, true
+		if st.mm == nil {
+			st.mm = &minMax{v, v}
 			return
 		}
-		if v.less(st.min) {
-			st.min = v
+		if v.less(st.mm.min) {
+			st.mm.min = v
 		}
-		if st.max.less(v) {
-			st.max = v
+		if st.mm.max.less(v) {
+			st.mm.max = v
 		}
 	case "count_distinct":
 		st.addHash(hashValue(v), limit)
@@ -87,15 +85,15 @@ func (a *aggregate) merge(st, o *aggState, limit int) {
 	st.n += o.n
 	st.sumI += o.sumI
 	st.sumF += o.sumF
-	if o.has {
-		if !st.has {
-			st.min, st.max, st.has = o.min, o.max, true
+	if o.mm != nil {
+		if st.mm == nil {
+			st.mm = &minMax{o.mm.min, o.mm.max}
 		} else {
-			if o.min.less(st.min) {
-				st.min = o.min
+			if o.mm.min.less(st.mm.min) {
+				st.mm.min = o.mm.min
 			}
-			if st.max.less(o.max) {
-				st.max = o.max
+			if st.mm.max.less(o.mm.max) {
+				st.mm.max = o.mm.max
 			}
 		}
 	}
@@ -135,93 +133,14 @@ func (a *aggregate) result(st *aggState) value {
 		}
 		return value{kind: schema.Float, f: (st.sumF + float64(st.sumI)) / float64(st.n)}
 	case "min":
-		if !st.has {
+		if st.mm == nil {
 			return value{kind: a.typ, null: true}
 		}
-		return st.min
+		return st.mm.min
 	default:
-		if !st.has {
+		if st.mm == nil {
 			return value{kind: a.typ, null: true}
 		}
-		return st.max
+		return st.mm.max
 	}
-}
-
-// Serialized form of state, for the changelog.
-
-type valJSON struct {
-	S string  `json:"s,omitempty"`
-	I int64   `json:"i,omitempty"`
-	F float64 `json:"f,omitempty"`
-	B bool    `json:"b,omitempty"`
-	N bool    `json:"n,omitempty"` // null
-}
-
-func toJSONVal(v value) valJSON {
-	j := valJSON{S: v.s, I: v.i, F: v.f, B: v.b, N: v.null}
-	if v.kind == schema.Timestamp {
-		j.I = v.t.UnixNano()
-	}
-	if math.IsNaN(j.F) || math.IsInf(j.F, 0) {
-		j.F = 0
-	}
-	return j
-}
-
-func fromJSONVal(k schema.Type, j valJSON) value {
-	v := value{kind: k, s: j.S, i: j.I, f: j.F, b: j.B, null: j.N}
-	if k == schema.Timestamp {
-		v.t = unixTime(j.I)
-		v.i = 0
-	}
-	return v
-}
-
-type aggJSON struct {
-	N    int64    `json:"n,omitempty"`
-	SI   int64    `json:"si,omitempty"`
-	SF   float64  `json:"sf,omitempty"`
-	Min  *valJSON `json:"min,omitempty"`
-	Max  *valJSON `json:"max,omitempty"`
-	D    []uint64 `json:"d,omitempty"`
-	HLL  []byte   `json:"h,omitempty"`
-	Seen bool     `json:"has,omitempty"`
-}
-
-func (st *aggState) toJSON() aggJSON {
-	j := aggJSON{N: st.n, SI: st.sumI, SF: st.sumF, Seen: st.has}
-	if st.has {
-		mn, mx := toJSONVal(st.min), toJSONVal(st.max)
-		j.Min, j.Max = &mn, &mx
-	}
-	for x := range st.exact {
-		j.D = append(j.D, x)
-	}
-	if st.hll != nil {
-		j.HLL, _ = st.hll.MarshalBinary()
-	}
-	return j
-}
-
-func (a *aggregate) fromJSON(j aggJSON) (aggState, error) {
-	st := aggState{n: j.N, sumI: j.SI, sumF: j.SF, has: j.Seen}
-	if j.Min != nil && a.arg != nil {
-		st.min = fromJSONVal(a.arg.typ, *j.Min)
-	}
-	if j.Max != nil && a.arg != nil {
-		st.max = fromJSONVal(a.arg.typ, *j.Max)
-	}
-	if len(j.D) > 0 {
-		st.exact = make(map[uint64]struct{}, len(j.D))
-		for _, x := range j.D {
-			st.exact[x] = struct{}{}
-		}
-	}
-	if len(j.HLL) > 0 {
-		st.hll = hyperloglog.New14()
-		if err := st.hll.UnmarshalBinary(j.HLL); err != nil {
-			return st, err
-		}
-	}
-	return st, nil
 }

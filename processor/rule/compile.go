@@ -40,6 +40,7 @@ type Rule struct {
 	Hash string
 
 	where   *vm.Program
+	fast    pred // where compiled to Go, when it has a simple shape
 	sel     []column
 	key     *column
 	groups  []column
@@ -120,6 +121,7 @@ func Compile(s *Spec, schemas map[string]*schema.Schema) (*Rule, error) {
 		if r.where, err = c.compile(s.Where, expr.AsBool()); err != nil {
 			return nil, err
 		}
+		r.fast = c.fastPred(r.where.Node())
 	}
 	if strings.TrimSpace(s.Key.Text) != "" {
 		k, err := c.column(Named{Name: "key", Expr: s.Key})

@@ -26,6 +26,9 @@ func (r *Rule) Match(ev *Eval, rec any) (bool, error) {
 	if r.where == nil {
 		return true, nil
 	}
+	if r.fast != nil {
+		return r.fast(recPtr(rec)), nil
+	}
 	out, err := ev.vm.Run(r.where, rec)
 	if err != nil {
 		return false, fmt.Errorf("rule %s: where: %w", r.Name, err)

@@ -42,6 +42,16 @@ func NewTask(rules []*Rule) *Task {
 	return t
 }
 
+// TrackChanges turns on change tracking for every window rule (see
+// Windows.Changes).
+func (t *Task) TrackChanges() {
+	for _, w := range t.Windows {
+		if w != nil {
+			w.TrackChanges()
+		}
+	}
+}
+
 // Process evaluates every rule on one event: rec is the decoded record, et
 // its event time, raw and key the input record's bytes.
 func (t *Task) Process(rec any, et time.Time, raw, key []byte, s Sink) {

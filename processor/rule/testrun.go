@@ -31,7 +31,11 @@ var testBase = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 func (r *Rule) RunTests() []TestResult {
 	var out []TestResult
 	for _, t := range r.Spec.Tests {
-		res := TestResult{Rule: r.Name, Name: t.Name, At: strings.TrimSuffix(r.Spec.Loc.Errorf(t.Path, "").Error(), ": ")}
+		at := r.Spec.Loc.Errorf(t.Path+".name", "").Error()
+		if !strings.Contains(at, ":") || strings.HasSuffix(strings.TrimSuffix(at, ": "), r.Spec.File) {
+			at = r.Spec.Loc.Errorf(t.Path, "").Error()
+		}
+		res := TestResult{Rule: r.Name, Name: t.Name, At: strings.TrimSuffix(at, ": ")}
 		res.Fail = r.runTest(t)
 		out = append(out, res)
 	}

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	json "github.com/goccy/go-json"
-
 	"github.com/sluicehq/sluice/schema"
 )
 
@@ -42,7 +40,13 @@ type Windows struct {
 	gone     []string // changelog keys of buckets that closed or moved
 	wmDirty  bool
 	early    time.Time
+	track    bool // keep the changes for a changelog (Changes)
+	row      []byte
 }
+
+// TrackChanges makes the state remember what changed, for Changes. Off by
+// default: a backtest or test needs no changelog.
+func (w *Windows) TrackChanges() { w.track = true }
 
 // NewWindows returns empty state for a window rule.
 func (r *Rule) NewWindows() *Windows {
@@ -172,11 +176,14 @@ func (w *Windows) update(b *bucket, ev *Eval) {
 }
 
 func (w *Windows) touch(b *bucket) {
+	b.early = true
+	if !w.track {
+		return
+	}
 	if !b.dirty {
 		b.dirty = true
 		w.dirty = append(w.dirty, b)
 	}
-	b.early = true
 }
 
 func (w *Windows) addSession(ev *Eval, ts, wm int64) string {
@@ -216,7 +223,7 @@ func (w *Windows) addSession(ev *Eval, ts, wm int64) string {
 		}
 	}
 	target.start = min(target.start, ts)
-	if target.start != origStart {
+	if target.start != origStart && w.track {
 		w.gone = append(w.gone, stateKey(origStart, target.gkey)) // its changelog key moves with its start
 	}
 	target.end = max(target.end, ts+gap)
@@ -240,7 +247,9 @@ func sign(x int64) int64 {
 func (w *Windows) drop(b *bucket) {
 	b.removed = true
 	w.n--
-	w.gone = append(w.gone, w.stateKey(b))
+	if w.track {
+		w.gone = append(w.gone, w.stateKey(b))
+	}
 }
 
 // Advance emits every window that the watermark has passed and forgets it.
@@ -381,8 +390,7 @@ func (w *Windows) emit(ev *Eval, s Sink, b *bucket, final bool) {
 			return
 		}
 	}
-	row := make([]byte, 0, 128)
-	row = append(row, '{')
+	row := append(w.row[:0], '{')
 	for j, g := range b.group {
 		row = appendJSONString(row, r.groups[j].name)
 		row = append(row, ':')
@@ -404,26 +412,24 @@ func (w *Windows) emit(ev *Eval, s Sink, b *bucket, final bool) {
 		row = value{kind: schema.Bool, b: final}.appendJSON(row)
 	}
 	row = append(row, '}')
-	var key []byte
+	keyAt := len(row)
 	for j, g := range b.group {
 		if j > 0 {
-			key = append(key, '|')
+			row = append(row, '|')
 		}
-		key = g.appendText(key)
+		row = g.appendText(row)
 	}
-	s.Output(r, key, row)
+	w.row = row
+	var key []byte
+	if len(b.group) > 0 {
+		key = row[keyAt:]
+	}
+	s.Output(r, key, row[:keyAt])
 }
 
 // State changelog: each open bucket is one entry keyed by its window and
 // group; a closed bucket is a tombstone; "m" holds the partition's maximum
 // event time.
-
-type bucketJSON struct {
-	Start int64     `json:"s"`
-	End   int64     `json:"e"`
-	Group []valJSON `json:"g"`
-	Aggs  []aggJSON `json:"a"`
-}
 
 func (w *Windows) stateKey(b *bucket) string { return stateKey(b.start, b.gkey) }
 
@@ -446,15 +452,7 @@ func (w *Windows) Changes(put func(key string, val []byte), del func(key string)
 		if b.removed {
 			continue
 		}
-		bj := bucketJSON{Start: b.start, End: b.end}
-		for _, g := range b.group {
-			bj.Group = append(bj.Group, toJSONVal(g))
-		}
-		for i := range b.aggs {
-			bj.Aggs = append(bj.Aggs, b.aggs[i].toJSON())
-		}
-		val, _ := json.Marshal(bj)
-		put(w.stateKey(b), val)
+		put(w.stateKey(b), w.encodeBucket(b))
 	}
 	w.dirty = w.dirty[:0]
 	if w.wmDirty {
@@ -472,27 +470,9 @@ func (w *Windows) Restore(key string, val []byte) error {
 		w.maxET, w.hasET = int64(binary.BigEndian.Uint64(val)), true
 		return nil
 	}
-	var bj bucketJSON
-	if err := json.Unmarshal(val, &bj); err != nil {
+	b, err := w.decodeBucket(val)
+	if err != nil {
 		return fmt.Errorf("rule %s: decoding state: %w", w.r.Name, err)
-	}
-	if len(bj.Group) != len(w.r.groups) || len(bj.Aggs) != len(w.r.aggs) {
-		return fmt.Errorf("rule %s: state entry does not fit the rule", w.r.Name)
-	}
-	b := &bucket{start: bj.Start, end: bj.End, aggs: make([]aggState, len(w.r.aggs))}
-	var gk []byte
-	for i, g := range bj.Group {
-		v := fromJSONVal(w.r.groups[i].typ, g)
-		b.group = append(b.group, v)
-		gk = v.appendKey(gk)
-	}
-	b.gkey = string(gk)
-	for i, a := range bj.Aggs {
-		st, err := w.r.aggs[i].fromJSON(a)
-		if err != nil {
-			return fmt.Errorf("rule %s: decoding state: %w", w.r.Name, err)
-		}
-		b.aggs[i] = st
 	}
 	w.n++
 	if w.r.Window.Type == Session {

@@ -1,0 +1,66 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluicehq/sluice/catalog"
+	"github.com/sluicehq/sluice/schema"
+)
+
+func newCatalogCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "catalog",
+		Short: "Table definitions for Athena and Glue over the lake the sink writes",
+		Args:  noArgs,
+	}
+	c.AddCommand(newCatalogDDLCmd())
+	return c
+}
+
+func newCatalogDDLCmd() *cobra.Command {
+	var (
+		o   catalog.DDLOptions
+		ref string
+	)
+	c := &cobra.Command{
+		Use:   "ddl",
+		Short: "Print the Athena CREATE EXTERNAL TABLE for a schema, with partition projection",
+		Long: `Prints the CREATE EXTERNAL TABLE statement for the table 'sluice sink'
+writes for a schema: Parquet, nested objects as struct<...>, timestamps as
+timestamp, and year/month/day/hour partitions found by partition projection,
+so new hours are queryable at once without a crawler or MSCK REPAIR TABLE.
+
+--location is the sink's --to (s3://bucket/prefix); the table folder is
+appended, as the sink does. Give the sink's --partition-column and
+--compression too if you set them.`,
+		Example: `  sluice catalog ddl --schema clickstream --location s3://my-lake/events --database lake
+  sluice catalog ddl --schema ./schemas/orders.yaml --location s3://lake/raw --partition-column event_name`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if ref == "" {
+				return usageErr(fmt.Errorf("--schema is required"))
+			}
+			s, err := schema.Resolve(ref)
+			if err != nil {
+				return usageErr(err)
+			}
+			ddl, err := catalog.DDL(s, o)
+			if err != nil {
+				return usageErr(err)
+			}
+			_, err = fmt.Fprint(c.OutOrStdout(), ddl)
+			return err
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&ref, "schema", "", "schema file or built-in name (required)")
+	f.StringVar(&o.Location, "location", "", "the sink's --to: s3://bucket/prefix (required)")
+	f.StringVar(&o.Database, "database", "", "database (Glue catalog) to create the table in")
+	f.StringVar(&o.Table, "table", "", "table and folder name (default: the sink's, the topic with non-identifier characters as _)")
+	f.StringVar(&o.PartitionCol, "partition-column", "", "the sink's --partition-column, if set")
+	f.StringVar(&o.Compression, "compression", "snappy", "the sink's --compression")
+	f.StringVar(&o.YearRange, "year-range", "2020,2035", "years partition projection covers, FROM,TO")
+	return c
+}

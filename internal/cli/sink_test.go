@@ -1,0 +1,57 @@
+package cli
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestSinkTables(t *testing.T) {
+	tables, err := sinkTables([]string{"clickstream", "clickstream.high_intent_views"},
+		[]string{"clickstream.high_intent_views=clickstream"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tables) != 2 || tables[0].Schema.Name != "clickstream" || tables[1].Schema.Name != "clickstream" ||
+		tables[1].Topic != "clickstream.high_intent_views" {
+		t.Fatalf("%+v", tables)
+	}
+	for _, bad := range [][2][]string{
+		{{"unknown_topic"}, nil},
+		{{"clickstream"}, {"other=clickstream"}},
+		{{"clickstream"}, {"clickstream"}},
+		{{"clickstream"}, {"clickstream=/no/such/file.yaml"}},
+		{nil, nil},
+	} {
+		if _, err := sinkTables(bad[0], bad[1]); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}
+
+func TestSinkUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"sink", "--topics", "clickstream"},
+		{"sink", "--topics", "clickstream", "--to", "lake/"},
+		{"sink", "--topics", "clickstream", "--to", "file:///tmp/x", "--flush-size", "lots"},
+		{"sink", "--topics", "clickstream", "--to", "file:///tmp/x", "--compression", "lz4"},
+		{"catalog", "ddl", "--schema", "clickstream"},
+		{"schema", "infer"},
+	} {
+		var out, errb bytes.Buffer
+		if code := Main(args, &out, &errb); code != 2 {
+			t.Errorf("%v: exit %d (%s), want 2", args, code, errb.String())
+		}
+	}
+	var out, errb bytes.Buffer
+	if code := Main([]string{"catalog", "ddl", "--schema", "clickstream", "--location", "s3://b/p"}, &out, &errb); code != 0 ||
+		!strings.Contains(out.String(), "LOCATION 's3://b/p/clickstream/'") {
+		t.Fatalf("exit %d: %s %s", code, out.String(), errb.String())
+	}
+	var size byteSize
+	for in, want := range map[string]int64{"128MiB": 128 << 20, "1GiB": 1 << 30, "64KB": 64000, "1000": 1000} {
+		if err := size.Set(in); err != nil || int64(size) != want {
+			t.Errorf("%s: %d %v", in, size, err)
+		}
+	}
+}

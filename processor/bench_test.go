@@ -1,0 +1,229 @@
+package processor
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/broker"
+	"github.com/sluicehq/sluice/internal/benchutil"
+	"github.com/sluicehq/sluice/internal/kclient"
+	"github.com/sluicehq/sluice/processor/rule"
+	"github.com/sluicehq/sluice/schema"
+)
+
+// TestMain doubles as the embedded broker of the topic-to-topic benchmarks:
+// run in a child process, so the processor's CPU figures exclude the
+// broker's.
+func TestMain(m *testing.M) {
+	if os.Getenv("SLUICE_BENCH_BROKER") != "" {
+		b, err := broker.Start(broker.Config{Listen: "127.0.0.1:0", Topics: []string{"clickstream"}, Partitions: 6})
+		if err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
+		fmt.Println(b.Addrs()[0])
+		bufio.NewReader(os.Stdin).ReadString('\n') // until the parent closes stdin
+		b.Close()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// benchEvents returns n clickstream events of ~330 bytes: users u0..u(users-1),
+// event times advancing 10 ms per event.
+func benchEvents(n, users int) [][]byte {
+	rng := rand.New(rand.NewPCG(1, 2))
+	ts := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	out := make([][]byte, n)
+	for i := range out {
+		ts = ts.Add(10 * time.Millisecond)
+		out[i] = benchEvent(rng, ts, users)
+	}
+	return out
+}
+
+func benchEvent(rng *rand.Rand, ts time.Time, users int) []byte {
+	t := ts.Format("2006-01-02 15:04:05.000000")
+	return fmt.Appendf(nil, `{"timestamp": %q, "user_id": "%d", "pixel_id": "wjgao4w1oi", "click_id": "a5cf179b9c9d483abf6d424d44a2%04x", "insertion_timestamp": %q, "event_name": %q, "user_ip": "203.0.113.%d", "additional_data": {"time_on_data": %d, "percent_viewed": %.1f, "product_id": %d, "price": %.2f}}`,
+		t, rng.IntN(users), rng.IntN(65536), t, eventNames[rng.IntN(4)], rng.IntN(255), rng.IntN(600), rng.Float64()*100, 100000+rng.IntN(900), rng.Float64()*1000)
+}
+
+// twentyRules writes 20 rule files: 12 filters, 4 tumbling, 2 hopping and
+// 2 session windows.
+func twentyRules(t testing.TB) string {
+	dir := t.TempDir()
+	w := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(dir, name+".yaml"), []byte("name: "+name+"\nsource: clickstream\noutput: bench."+name+"\n"+body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 12; i++ {
+		w(fmt.Sprintf("filter_%d", i), fmt.Sprintf("where: event_name == %q && additional_data.percent_viewed > %d\n", eventNames[i%4], 50+i*4))
+	}
+	groups := []string{"[event_name]", "[user_id]", "[{product: additional_data.product_id}]", "[]"}
+	for i, g := range groups {
+		w(fmt.Sprintf("tumbling_%d", i), fmt.Sprintf("window: {type: tumbling, size: %dm}\ngroup_by: %s\naggregate: {n: count(), s: sum(additional_data.price)}\n", i+1, g))
+	}
+	for i := 0; i < 2; i++ {
+		w(fmt.Sprintf("hopping_%d", i), fmt.Sprintf("where: event_name == \"Purchase\"\nwindow: {type: hopping, size: %dm, every: 1m}\ngroup_by: [{product: additional_data.product_id}]\naggregate: {revenue: sum(additional_data.price), buyers: count_distinct(user_id)}\n", 2+i))
+	}
+	w("session_0", "window: {type: session, gap: 30m}\ngroup_by: [user_id]\naggregate: {n: count(), spent: sum(additional_data.price)}\n")
+	w("session_1", "where: event_name != \"Search\"\nwindow: {type: session, gap: 10m}\ngroup_by: [user_id]\naggregate: {n: count(), hi: max(additional_data.price)}\n")
+	return dir
+}
+
+func benchRules(b *testing.B, which string) string {
+	switch which {
+	case "filter":
+		return writeRules(b, "high_intent_views")
+	case "tumbling":
+		return writeRules(b, "events_per_minute")
+	default:
+		return twentyRules(b)
+	}
+}
+
+type nopSink struct{ n int }
+
+func (s *nopSink) Output(*rule.Rule, []byte, []byte) { s.n++ }
+func (s *nopSink) Late(*rule.Rule, string)           {}
+func (s *nopSink) Error(*rule.Rule, error)           {}
+
+// BenchmarkEngine measures decode + rules, no Kafka: one op is one event.
+func BenchmarkEngine(b *testing.B) {
+	for _, which := range []string{"filter", "tumbling", "20rules"} {
+		b.Run(which, func(b *testing.B) {
+			// Events in event-time order; past 500k they repeat (and are late).
+			evs := benchEvents(min(b.N, 500_000), 10_000)
+			rules, err := rule.LoadDir(benchRules(b, which), nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			task, sink := rule.NewTask(rules), &nopSink{}
+			codec := rules[0].Codec
+			rec := codec.New()
+			m := benchutil.Start(b)
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				raw := evs[i%len(evs)]
+				if err := codec.DecodeInto(raw, rec); err != nil {
+					b.Fatal(err)
+				}
+				task.Process(rec, codec.EventTime(rec), raw, nil, sink)
+				if i%1000 == 999 {
+					task.Advance(sink, time.Time{})
+				}
+			}
+			m.Report(int64(b.N))
+		})
+	}
+}
+
+// BenchmarkTopicToTopic measures the processor reading clickstream from the
+// embedded broker (in a child process) and committing its outputs in
+// transactions: one op is one event.
+func BenchmarkTopicToTopic(b *testing.B) {
+	for _, which := range []string{"filter", "tumbling", "20rules"} {
+		b.Run(which, func(b *testing.B) {
+			n := max(b.N, 50_000)
+			addr := childBroker(b)
+			evs := benchEvents(min(n, 200_000), 10_000)
+			cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("clickstream"), kgo.ProducerBatchMaxBytes(1<<20))
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i := 0; i < n; i++ {
+				raw := evs[i%len(evs)]
+				cl.Produce(context.Background(), &kgo.Record{Key: raw[70:74], Value: raw}, nil)
+			}
+			if err := cl.Flush(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			cl.Close()
+			stats := &Stats{}
+			cfg := Config{Kafka: kclient.Config{Brokers: []string{addr}, ClientID: "bench"}, RulesDir: benchRules(b, which),
+				Group: "bench", InstanceID: "b", NoWatch: true, Stats: stats}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			m := benchutil.Start(b)
+			go func() { done <- Run(ctx, cfg) }()
+			for stats.Consumed() < int64(n) {
+				select {
+				case err := <-done:
+					b.Fatal(err)
+				case <-time.After(5 * time.Millisecond):
+				}
+			}
+			m.Report(int64(n))
+			cancel()
+			if err := <-done; err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}
+
+func childBroker(b *testing.B) string {
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), "SLUICE_BENCH_BROKER=1")
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || strings.HasPrefix(line, "error") {
+		b.Fatalf("child broker: %v %s", err, line)
+	}
+	b.Cleanup(func() { stdin.Close(); cmd.Wait() })
+	return strings.TrimSpace(line)
+}
+
+// BenchmarkMemory10M runs 10 million events from 10,000 users through the
+// tumbling count and the session rule (engine only) and reports peak RSS.
+// Opt-in: SLUICE_BENCH_LARGE=1.
+func BenchmarkMemory10M(b *testing.B) {
+	if os.Getenv("SLUICE_BENCH_LARGE") == "" {
+		b.Skip("set SLUICE_BENCH_LARGE=1 to run 10M events")
+	}
+	rules, err := rule.LoadDir(writeRules(b, "events_per_minute", "abandoned_carts"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	codec := schema.NewCodec(rules[0].Schema)
+	rec := codec.New()
+	rng := rand.New(rand.NewPCG(5, 6))
+	ts := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	const n = 10_000_000
+	m := benchutil.Start(b)
+	for i := 0; i < b.N; i++ {
+		task, sink := rule.NewTask(rules), &nopSink{}
+		for j := 0; j < n; j++ {
+			ts = ts.Add(10 * time.Millisecond)
+			raw := benchEvent(rng, ts, 10_000)
+			if err := codec.DecodeInto(raw, rec); err != nil {
+				b.Fatal(err)
+			}
+			task.Process(rec, codec.EventTime(rec), raw, nil, sink)
+			if j%1000 == 999 {
+				task.Advance(sink, time.Time{})
+			}
+		}
+	}
+	m.Report(int64(n * b.N))
+}

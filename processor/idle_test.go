@@ -1,0 +1,45 @@
+package processor
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestIdlePartitionDoesNotHoldWindowsOpen: a partition that goes quiet has
+// its windows closed by the busy partitions' event time once the idle
+// timeout passes; with no timeout it would hold them forever.
+func TestIdlePartitionDoesNotHoldWindowsOpen(t *testing.T) {
+	b := startBroker(t, 2, "clickstream")
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	busy := genEvents(1, 1, 300, start.Add(time.Minute), time.Second) // p0: 00:01:01 .. 00:06:00
+	quiet := genEvents(2, 1, 1, start.Add(29*time.Second), time.Second)
+	quiet[0].part = 1
+	quiet[0].raw = []byte(strings.Replace(string(quiet[0].raw), `"event_name": "`+quiet[0].name+`"`, `"event_name": "Purchase"`, 1))
+	for i := range busy {
+		busy[i].raw = []byte(strings.Replace(string(busy[i].raw), `"event_name": "`+busy[i].name+`"`, `"event_name": "Search"`, 1))
+	}
+	produce(t, b, "clickstream", eventRecords(append(quiet, busy...))...)
+
+	stats := &Stats{}
+	cfg := Config{Kafka: kafkaCfg(b), RulesDir: writeRules(t, "events_per_minute"), Group: "g", InstanceID: "i",
+		NoWatch: true, IdleTimeout: 300 * time.Millisecond, Stats: stats, Log: testLog(t)}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, cfg) }()
+	found := func() bool {
+		for _, r := range readCommitted(t, b, "clickstream.events_per_minute") {
+			if strings.Contains(string(r.Value), `"event_name":"Purchase","events":1,"window_start":"2024-01-01T00:00:00Z"`) {
+				return true
+			}
+		}
+		return false
+	}
+	waitFor(t, 20*time.Second, "the quiet partition's window", found)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,216 @@
+package rule
+
+import (
+	"encoding/binary"
+	"errors"
+	"math"
+
+	"github.com/axiomhq/hyperloglog"
+
+	"github.com/sluicehq/sluice/schema"
+)
+
+// Binary form of a bucket in the changelog (hand-rolled: it is written for
+// every changed window and group in every transaction, so it must be cheap).
+//
+//	version 1 | start varint | end varint | group values | per aggregate:
+//	n, sumI varint | sumF 8 bytes | flags | [min, max values] | [distinct
+//	count, hashes 8 bytes each] | [hll length, hll bytes]
+
+const stateVersion = 1
+
+var errBadState = errors.New("malformed state entry")
+
+func appendVal(b []byte, v value) []byte {
+	if v.null {
+		return append(b, 0)
+	}
+	switch v.kind {
+	case schema.String:
+		b = append(b, 1)
+		b = binary.AppendUvarint(b, uint64(len(v.s)))
+		return append(b, v.s...)
+	case schema.Int:
+		return binary.AppendVarint(append(b, 1), v.i)
+	case schema.Float:
+		return binary.LittleEndian.AppendUint64(append(b, 1), math.Float64bits(v.f))
+	case schema.Bool:
+		if v.b {
+			return append(b, 1, 1)
+		}
+		return append(b, 1, 0)
+	default:
+		return binary.AppendVarint(append(b, 1), v.t.UnixNano())
+	}
+}
+
+type stateReader struct {
+	b   []byte
+	err error
+}
+
+func (r *stateReader) byte() byte {
+	if r.err != nil || len(r.b) < 1 {
+		r.err = errBadState
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+func (r *stateReader) varint() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.err = errBadState
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *stateReader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = errBadState
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *stateReader) bytes(n uint64) []byte {
+	if r.err != nil || uint64(len(r.b)) < n {
+		r.err = errBadState
+		return nil
+	}
+	out := r.b[:n]
+	r.b = r.b[n:]
+	return out
+}
+
+func (r *stateReader) u64() uint64 {
+	b := r.bytes(8)
+	if b == nil {
+		return 0
+	}
+	return binary.LittleEndian.Uint64(b)
+}
+
+func (r *stateReader) val(k schema.Type) value {
+	if r.byte() == 0 {
+		return value{kind: k, null: true}
+	}
+	v := value{kind: k}
+	switch k {
+	case schema.String:
+		v.s = string(r.bytes(r.uvarint()))
+	case schema.Int:
+		v.i = r.varint()
+	case schema.Float:
+		v.f = math.Float64frombits(r.u64())
+	case schema.Bool:
+		v.b = r.byte() == 1
+	default:
+		v.t = unixTime(r.varint())
+	}
+	return v
+}
+
+func (w *Windows) encodeBucket(b *bucket) []byte {
+	out := make([]byte, 0, 32+16*len(b.group)+24*len(b.aggs))
+	out = append(out, stateVersion)
+	out = binary.AppendVarint(out, b.start)
+	out = binary.AppendVarint(out, b.end)
+	for _, g := range b.group {
+		out = appendVal(out, g)
+	}
+	for i := range b.aggs {
+		st := &b.aggs[i]
+		out = binary.AppendVarint(out, st.n)
+		out = binary.AppendVarint(out, st.sumI)
+		out = binary.LittleEndian.AppendUint64(out, math.Float64bits(st.sumF))
+		var flags byte
+		if st.mm != nil {
+			flags |= 1
+		}
+		if st.exact != nil {
+			flags |= 2
+		}
+		if st.hll != nil {
+			flags |= 4
+		}
+		out = append(out, flags)
+		if st.mm != nil {
+			out = appendVal(out, st.mm.min)
+			out = appendVal(out, st.mm.max)
+		}
+		if st.exact != nil {
+			out = binary.AppendUvarint(out, uint64(len(st.exact)))
+			for h := range st.exact {
+				out = binary.LittleEndian.AppendUint64(out, h)
+			}
+		}
+		if st.hll != nil {
+			h, _ := st.hll.MarshalBinary()
+			out = binary.AppendUvarint(out, uint64(len(h)))
+			out = append(out, h...)
+		}
+	}
+	return out
+}
+
+func (w *Windows) decodeBucket(data []byte) (*bucket, error) {
+	r := &stateReader{b: data}
+	if r.byte() != stateVersion {
+		return nil, errBadState
+	}
+	b := &bucket{start: r.varint(), end: r.varint(), aggs: make([]aggState, len(w.r.aggs))}
+	var gk []byte
+	for i := range w.r.groups {
+		v := r.val(w.r.groups[i].typ)
+		b.group = append(b.group, v)
+		gk = v.appendKey(gk)
+	}
+	b.gkey = string(gk)
+	for i := range w.r.aggs {
+		a := &w.r.aggs[i]
+		st := &b.aggs[i]
+		st.n, st.sumI = r.varint(), r.varint()
+		st.sumF = math.Float64frombits(r.u64())
+		flags := r.byte()
+		if flags&1 != 0 {
+			k := a.typ
+			if a.arg != nil {
+				k = a.arg.typ
+			}
+			st.mm = &minMax{r.val(k), r.val(k)}
+		}
+		if flags&2 != 0 {
+			n := r.uvarint()
+			if n > uint64(len(r.b))/8 {
+				return nil, errBadState
+			}
+			st.exact = make(map[uint64]struct{}, n)
+			for j := uint64(0); j < n; j++ {
+				st.exact[r.u64()] = struct{}{}
+			}
+		}
+		if flags&4 != 0 {
+			st.hll = hyperloglog.New14()
+			if err := st.hll.UnmarshalBinary(r.bytes(r.uvarint())); r.err == nil && err != nil {
+				return nil, err
+			}
+		}
+	}
+	if r.err != nil || len(r.b) != 0 {
+		return nil, errBadState
+	}
+	return b, nil
+}
