@@ -46,7 +46,7 @@ func TestCommandLinesParse(t *testing.T) {
 		}
 	}
 	// Guard against a parser that silently finds nothing.
-	for _, want := range []string{"broker", "check", "process", "sink"} {
+	for _, want := range []string{"broker", "check", "process", "sink", "produce", "collect"} {
 		if !seen[want] {
 			t.Errorf("no `sluice %s` command line found in deploy/: is the manifest walk broken?", want)
 		}
@@ -57,7 +57,7 @@ func TestCommandLinesParse(t *testing.T) {
 // TestSharedEnvNamesFlags: every SLUICE_* key of a shared ConfigMap or
 // compose anchor must be a flag of at least one command.
 func TestSharedEnvNamesFlags(t *testing.T) {
-	commands := [][]string{{"broker"}, {"check"}, {"process"}, {"sink"}}
+	commands := [][]string{{"broker"}, {"check"}, {"process"}, {"sink"}, {"produce"}, {"collect"}}
 	for _, f := range yamlFiles(t) {
 		for _, doc := range yamlDocs(t, f) {
 			if str(doc, "kind") != "ConfigMap" {

@@ -71,7 +71,7 @@ func TestWorkloads(t *testing.T) {
 			t.Errorf("Deployment %s: no PodDisruptionBudget selects it", name)
 		}
 	}
-	for _, want := range []string{"sluice-processor", "sluice-sink"} {
+	for _, want := range []string{"sluice-collector", "sluice-processor", "sluice-sink"} {
 		if objs["Deployment"][want] == nil {
 			t.Errorf("no Deployment %s", want)
 		}

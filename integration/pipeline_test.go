@@ -63,7 +63,7 @@ func newPipeline(t *testing.T) *pipeline { return newPipelineWith(t, nil) }
 func newPipelineWith(t *testing.T, sec *security) *pipeline {
 	s := newStack(t)
 	p := &pipeline{stack: s, sec: sec}
-	p.broker = s.startBroker(partitions, []string{inputTopic, outputTopic, deadTopic, lateTopic}, sec.brokerOpts()...)
+	p.broker = s.startBroker(partitions, []string{inputTopic, outputTopic, deadTopic, lateTopic, collectorDeadTopic}, sec.brokerOpts()...)
 	p.s3 = s.startS3()
 	p.dial = s.dialer(map[string]testcontainers.Container{brokerAlias + ":9092": p.broker, s3Alias + ":9000": p.s3})
 	cl, err := kgo.NewClient(p.kafkaOpts()...)
