@@ -161,28 +161,41 @@ func (p *pipeline) produce(events []event) {
 	}
 }
 
+// lag is how many records of topic group has not committed (-1: unknown).
+func (p *pipeline) lag(group, topic string) int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ends, err := p.adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		return -1
+	}
+	committed, err := p.adm.FetchOffsets(ctx, group)
+	if err != nil {
+		return -1
+	}
+	total := int64(0)
+	ends.Each(func(o kadm.ListedOffset) {
+		at := int64(0)
+		if c, ok := committed.Lookup(o.Topic, o.Partition); ok && c.Err == nil {
+			at = c.At
+		}
+		total += o.Offset - at
+	})
+	return total
+}
+
 // waitCaughtUp polls until group has committed every offset of topics.
 func (p *pipeline) waitCaughtUp(group string, timeout time.Duration, topics ...string) {
 	p.t.Helper()
 	waitFor(p.t, timeout, group+" to commit every offset of "+strings.Join(topics, ","), func() (bool, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		ends, err := p.adm.ListEndOffsets(ctx, topics...)
-		if err != nil {
-			return false, err
-		}
-		committed, err := p.adm.FetchOffsets(ctx, group)
-		if err != nil {
-			return false, err
-		}
 		total := int64(0)
-		ends.Each(func(o kadm.ListedOffset) {
-			at := int64(0)
-			if c, ok := committed.Lookup(o.Topic, o.Partition); ok && c.Err == nil {
-				at = c.At
+		for _, topic := range topics {
+			n := p.lag(group, topic)
+			if n < 0 {
+				return false, errors.New("offsets not readable yet")
 			}
-			total += o.Offset - at
-		})
+			total += n
+		}
 		return total == 0, fmt.Errorf("lag %d", total)
 	})
 }
@@ -402,6 +415,7 @@ func TestPipelineCrashes(t *testing.T) {
 		return err == nil && sumOffsets(ends) > 0, err
 	})
 	p.produce(events[third : 2*third])
+	t.Logf("killing the processor with %d input records not yet committed", p.lag(processGroup, inputTopic))
 	p.killAndRestart(proc)
 	// Kill the sink once files are in the lake.
 	waitFor(t, time.Minute, "the sink to write a file", func() (bool, error) {
@@ -409,6 +423,7 @@ func TestPipelineCrashes(t *testing.T) {
 		return files > 0, err
 	})
 	p.produce(events[2*third:])
+	t.Logf("killing the sink with %d input records not yet committed", p.lag(sinkGroup, inputTopic))
 	p.killAndRestart(sink)
 	p.verify(events, true)
 }
