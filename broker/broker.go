@@ -12,6 +12,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -40,7 +41,11 @@ type Config struct {
 	TLS *tls.Config
 	// Users enables SASL with these users (the first one is superuser).
 	Users []User
-	Log   *slog.Logger
+	// ReauthAfter, when positive, makes clients re-authenticate their SASL
+	// sessions this often (connections.max.reauth.ms, KIP-368), as MSK does
+	// when IAM credentials expire.
+	ReauthAfter time.Duration
+	Log         *slog.Logger
 }
 
 // Validate checks the configuration and fills defaults.
@@ -102,6 +107,9 @@ func Start(cfg Config) (*Broker, error) {
 	}
 	if cfg.TLS != nil {
 		opts = append(opts, kfake.TLS(cfg.TLS))
+	}
+	if cfg.ReauthAfter > 0 {
+		opts = append(opts, kfake.BrokerConfigs(map[string]string{"connections.max.reauth.ms": strconv.FormatInt(cfg.ReauthAfter.Milliseconds(), 10)}))
 	}
 	if len(cfg.Users) > 0 {
 		opts = append(opts, kfake.EnableSASL())

@@ -61,7 +61,12 @@ underscores, e.g. SLUICE_BROKERS) or from a YAML file given with --config.`,
 		return usageErr(fmt.Errorf("%s: %w (see '%s --help')", c.CommandPath(), err, c.CommandPath()))
 	})
 	root.PersistentFlags().String("config", "", "YAML file of flag values (top level, or under the command's name)")
-	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error { return applyEnvAndConfig(c) }
+	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+		if err := applyEnvAndConfig(c); err != nil {
+			return err
+		}
+		return kafkaPreflight(c)
+	}
 	for _, add := range commands {
 		root.AddCommand(add())
 	}
@@ -72,6 +77,7 @@ underscores, e.g. SLUICE_BROKERS) or from a YAML file given with --config.`,
 // commands lists the subcommands; each file adds its own constructor.
 var commands = []func() *cobra.Command{
 	newBrokerCmd,
+	newCheckCmd,
 	newProcessCmd,
 	newRulesCmd,
 	newSinkCmd,

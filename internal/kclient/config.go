@@ -3,6 +3,7 @@
 package kclient
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
@@ -37,13 +39,13 @@ type Config struct {
 func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&c.Brokers, "brokers", []string{"127.0.0.1:9092"}, "Kafka bootstrap brokers, comma separated")
 	fs.StringVar(&c.ClientID, "client-id", "sluice", "Kafka client id")
-	fs.BoolVar(&c.TLS, "tls", false, "connect with TLS")
+	fs.BoolVar(&c.TLS, "tls", false, "connect with TLS (implied by the other --tls-* flags and by aws-msk-iam)")
 	fs.StringVar(&c.TLSCAFile, "tls-ca", "", "PEM file of CAs to trust (default: system roots)")
 	fs.StringVar(&c.TLSCertFile, "tls-cert", "", "client certificate PEM file (mutual TLS)")
 	fs.StringVar(&c.TLSKeyFile, "tls-key", "", "client key PEM file (mutual TLS)")
 	fs.StringVar(&c.TLSServerName, "tls-server-name", "", "server name to verify (default: the broker host)")
 	fs.BoolVar(&c.TLSInsecure, "tls-insecure-skip-verify", false, "do not verify the broker certificate (testing only)")
-	fs.StringVar(&c.SASLMechanism, "sasl-mechanism", "", "SASL mechanism: plain, scram-sha-256, scram-sha-512 or aws-msk-iam")
+	fs.StringVar(&c.SASLMechanism, "sasl-mechanism", "", "SASL mechanism: plain, scram-sha-256, scram-sha-512 or aws-msk-iam (AWS default credential chain: env, profile, IRSA, instance role)")
 	fs.StringVar(&c.SASLUsername, "sasl-username", "", "SASL username")
 	fs.StringVar(&c.SASLPassword, "sasl-password", "", "SASL password (prefer the SLUICE_SASL_PASSWORD environment variable)")
 }
@@ -68,6 +70,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("--sasl-mechanism %s needs --sasl-username and --sasl-password", c.SASLMechanism)
 		}
 	case "aws-msk-iam":
+		if c.SASLUsername != "" || c.SASLPassword != "" {
+			return errors.New("--sasl-mechanism aws-msk-iam takes its credentials from the AWS credential chain, not --sasl-username/--sasl-password")
+		}
 	default:
 		return fmt.Errorf("--sasl-mechanism: unknown mechanism %q (want plain, scram-sha-256, scram-sha-512 or aws-msk-iam)", c.SASLMechanism)
 	}
@@ -80,28 +85,46 @@ func (c *Config) Opts() ([]kgo.Opt, error) {
 		return nil, err
 	}
 	opts := []kgo.Opt{kgo.SeedBrokers(c.Brokers...), kgo.ClientID(c.ClientID)}
-	if c.TLS || c.TLSCAFile != "" || c.TLSCertFile != "" || c.TLSInsecure {
+	if c.tlsEnabled() {
 		tc, err := c.tlsConfig()
 		if err != nil {
 			return nil, err
 		}
 		opts = append(opts, kgo.DialTLSConfig(tc))
 	}
-	switch strings.ToLower(c.SASLMechanism) {
-	case "plain":
-		opts = append(opts, kgo.SASL(plain.Auth{User: c.SASLUsername, Pass: c.SASLPassword}.AsMechanism()))
-	case "scram-sha-256":
-		opts = append(opts, kgo.SASL(scram.Auth{User: c.SASLUsername, Pass: c.SASLPassword}.AsSha256Mechanism()))
-	case "scram-sha-512":
-		opts = append(opts, kgo.SASL(scram.Auth{User: c.SASLUsername, Pass: c.SASLPassword}.AsSha512Mechanism()))
-	case "aws-msk-iam":
-		m, err := mskIAM()
-		if err != nil {
-			return nil, err
-		}
+	m, err := c.saslMechanism()
+	if err != nil {
+		return nil, err
+	}
+	if m != nil {
 		opts = append(opts, kgo.SASL(m))
 	}
 	return opts, nil
+}
+
+// tlsEnabled: TLS is asked for, implied by a TLS file, or required by MSK
+// IAM (MSK serves IAM on its TLS listener only, port 9098).
+func (c *Config) tlsEnabled() bool {
+	return c.TLS || c.TLSCAFile != "" || c.TLSCertFile != "" || c.TLSInsecure || c.TLSServerName != "" ||
+		strings.EqualFold(c.SASLMechanism, "aws-msk-iam")
+}
+
+func (c *Config) saslMechanism() (sasl.Mechanism, error) {
+	switch strings.ToLower(c.SASLMechanism) {
+	case "plain":
+		return plain.Auth{User: c.SASLUsername, Pass: c.SASLPassword}.AsMechanism(), nil
+	case "scram-sha-256":
+		return scram.Auth{User: c.SASLUsername, Pass: c.SASLPassword}.AsSha256Mechanism(), nil
+	case "scram-sha-512":
+		return scram.Auth{User: c.SASLUsername, Pass: c.SASLPassword}.AsSha512Mechanism(), nil
+	case "aws-msk-iam":
+		creds, err := loadAWSCredentials(context.Background())
+		if err != nil {
+			return nil, err
+		}
+		return mskIAM(creds), nil
+	}
+	return nil, nil
 }
 
 func (c *Config) tlsConfig() (*tls.Config, error) {
@@ -125,4 +148,24 @@ func (c *Config) tlsConfig() (*tls.Config, error) {
 		tc.Certificates = []tls.Certificate{cert}
 	}
 	return tc, nil
+}
+
+// FromFlags reads back the settings AddFlags registered on fs (after flags,
+// environment and config file were applied); ok is false when fs has none.
+func FromFlags(fs *pflag.FlagSet) (c Config, ok bool) {
+	if fs.Lookup("brokers") == nil || fs.Lookup("sasl-mechanism") == nil {
+		return c, false
+	}
+	c.Brokers, _ = fs.GetStringSlice("brokers")
+	c.ClientID, _ = fs.GetString("client-id")
+	c.TLS, _ = fs.GetBool("tls")
+	c.TLSCAFile, _ = fs.GetString("tls-ca")
+	c.TLSCertFile, _ = fs.GetString("tls-cert")
+	c.TLSKeyFile, _ = fs.GetString("tls-key")
+	c.TLSServerName, _ = fs.GetString("tls-server-name")
+	c.TLSInsecure, _ = fs.GetBool("tls-insecure-skip-verify")
+	c.SASLMechanism, _ = fs.GetString("sasl-mechanism")
+	c.SASLUsername, _ = fs.GetString("sasl-username")
+	c.SASLPassword, _ = fs.GetString("sasl-password")
+	return c, true
 }

@@ -1,0 +1,121 @@
+package deploy
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sluicehq/sluice/internal/cli"
+)
+
+// k8sObjects returns every Kubernetes object under k8s/ by kind and name.
+func k8sObjects(t *testing.T) map[string]map[string]map[string]any {
+	t.Helper()
+	files, _ := filepath.Glob("k8s/*.yaml")
+	out := map[string]map[string]map[string]any{}
+	for _, f := range files {
+		for _, doc := range yamlDocs(t, f) {
+			kind, name := str(doc, "kind"), str(mapOf(doc["metadata"]), "name")
+			if kind == "" || kind == "Kustomization" {
+				continue
+			}
+			if out[kind] == nil {
+				out[kind] = map[string]map[string]any{}
+			}
+			out[kind][name] = doc
+		}
+	}
+	return out
+}
+
+func TestWorkloads(t *testing.T) {
+	objs := k8sObjects(t)
+	if len(objs["Deployment"]) == 0 {
+		t.Fatal("no Deployments under k8s/")
+	}
+	for name, d := range objs["Deployment"] {
+		labels := mapOf(mapOf(mapOf(d["spec"])["selector"])["matchLabels"])
+		pod := mapOf(mapOf(mapOf(d["spec"])["template"])["spec"])
+		if sa := str(pod, "serviceAccountName"); objs["ServiceAccount"][sa] == nil {
+			t.Errorf("Deployment %s: ServiceAccount %q is not defined", name, sa)
+		} else if !strings.HasPrefix(str(mapOf(mapOf(objs["ServiceAccount"][sa]["metadata"])["annotations"]), "eks.amazonaws.com/role-arn"), "arn:aws:iam::") {
+			t.Errorf("ServiceAccount %s: no IRSA role annotation", sa)
+		}
+		for _, c := range containers(d) {
+			for probe, path := range map[string]string{"livenessProbe": "/healthz", "readinessProbe": "/readyz"} {
+				if got := str(mapOf(mapOf(c[probe])["httpGet"]), "path"); got != path {
+					t.Errorf("Deployment %s: %s path %q, want %s", name, probe, got, path)
+				}
+			}
+			res := mapOf(c["resources"])
+			for _, k := range []string{"requests", "limits"} {
+				if m := mapOf(res[k]); m["cpu"] == nil || m["memory"] == nil {
+					t.Errorf("Deployment %s: resources.%s needs cpu and memory", name, k)
+				}
+			}
+			for _, vm := range listOf(c["volumeMounts"]) {
+				if mapOf(vm)["subPath"] != nil {
+					t.Errorf("Deployment %s: subPath mounts are frozen: ConfigMap updates (rule reloads) never reach them", name)
+				}
+			}
+		}
+		covered := false
+		for _, pdb := range objs["PodDisruptionBudget"] {
+			if sameLabels(mapOf(mapOf(mapOf(pdb["spec"])["selector"])["matchLabels"]), labels) {
+				covered = true
+			}
+		}
+		if !covered {
+			t.Errorf("Deployment %s: no PodDisruptionBudget selects it", name)
+		}
+	}
+	for _, want := range []string{"sluice-processor", "sluice-sink"} {
+		if objs["Deployment"][want] == nil {
+			t.Errorf("no Deployment %s", want)
+		}
+	}
+	for name, so := range objs["ScaledObject"] {
+		target := str(mapOf(mapOf(so["spec"])["scaleTargetRef"]), "name")
+		if objs["Deployment"][target] == nil {
+			t.Errorf("ScaledObject %s scales %q, which is not a Deployment here", name, target)
+		}
+		for _, tr := range listOf(mapOf(so["spec"])["triggers"]) {
+			md := mapOf(mapOf(tr)["metadata"])
+			if str(mapOf(tr), "type") != "kafka" || str(md, "consumerGroup") == "" || str(md, "sasl") != "aws_msk_iam" {
+				t.Errorf("ScaledObject %s: want a kafka trigger on a consumer group over MSK IAM", name)
+			}
+		}
+	}
+}
+
+// TestRulesConfigMap runs `sluice rules test` on the rules the manifests ship.
+func TestRulesConfigMap(t *testing.T) {
+	cm := k8sObjects(t)["ConfigMap"]["sluice-rules"]
+	if cm == nil {
+		t.Fatal("no ConfigMap sluice-rules")
+	}
+	dir := t.TempDir()
+	for name, body := range mapOf(cm["data"]) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(scalar(body)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out, errb bytes.Buffer
+	if code := cli.Main([]string{"rules", "test", dir}, &out, &errb); code != 0 {
+		t.Fatalf("sluice rules test on the ConfigMap's rules: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+}
+
+func sameLabels(a, b map[string]any) bool {
+	if len(a) == 0 || len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if scalar(b[k]) != scalar(v) {
+			return false
+		}
+	}
+	return true
+}
