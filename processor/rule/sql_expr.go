@@ -281,6 +281,20 @@ func (f *sqlFile) columnRef(x *nodes.ColumnRef, e *exprBuf, mode exprMode) error
 			return f.errAt(t, fmt.Sprintf("column %q is not a field of %s; map it to one with a header line -- map: %s = field.path", strings.Join(parts, "."), f.sc.Name, strings.Join(parts, ".")))
 		}
 	}
+	if t != nil {
+		// Span the whole dotted reference, so an error on a nested name
+		// (additional_data.percent_viewd) points at that name.
+		end := t.end
+		for i := f.pos; i+1 < len(f.toks) && f.toks[i].op(".") && f.toks[i].start == end; i += 2 {
+			end = f.toks[i+1].end
+			f.pos = i + 2
+		}
+		if f.src[t.start:end] == path {
+			e.anchors = append(e.anchors, anchor{at: e.b.Len(), n: len(path), src: t.start, srcN: len(path)})
+			e.WriteString(path)
+			return nil
+		}
+	}
 	e.leaf(path, t)
 	return nil
 }

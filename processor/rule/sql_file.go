@@ -142,7 +142,7 @@ func ParseSQL(name string, data []byte, schemas map[string]*schema.Schema) (*Spe
 
 	stmts, err := parser.Parse(string(norm))
 	if err != nil {
-		return nil, f.syntaxError(err)
+		return nil, f.syntaxError(err, string(norm))
 	}
 	items := list(stmts)
 	if len(items) == 0 {
@@ -190,6 +190,7 @@ func ParseSQL(name string, data []byte, schemas map[string]*schema.Schema) (*Spe
 	}
 
 	spec.Name = strings.TrimSuffix(filepath.Base(name), filepath.Ext(name))
+	f.loc.pos["$.name"] = f.toks[0].start
 	if d, ok := dirs["name"]; ok {
 		spec.Name, f.loc.pos["$.name"] = d.value, d.off
 	}
@@ -322,8 +323,12 @@ func convertTests(loc Locator, in []testFile) ([]Test, error) {
 	return out, nil
 }
 
-// syntaxError positions a parser error on the token where it stopped.
-func (f *sqlFile) syntaxError(err error) error {
+// syntaxError positions a parser error on the token where it stopped. The
+// parser reports the offset after the token it failed on; at the end of the
+// input that is also the end of the last token, so a second parse with a
+// token appended tells "the statement is incomplete" from "the last token
+// is wrong".
+func (f *sqlFile) syntaxError(err error, norm string) error {
 	var pe *parser.ParseError
 	if !errors.As(err, &pe) {
 		return f.loc.at(f.loc.pos["$"], "SQL: "+err.Error())
@@ -332,12 +337,19 @@ func (f *sqlFile) syntaxError(err error) error {
 	if msg == "" || strings.HasPrefix(msg, "parse error") {
 		msg = "syntax error"
 	}
+	last := f.toks[len(f.toks)-1]
+	if pe.Position >= last.end {
+		_, err2 := parser.Parse(norm + " SELECT SELECT")
+		var pe2 *parser.ParseError
+		if !errors.As(err2, &pe2) || pe2.Position > last.end {
+			return f.loc.at(last.end, msg+" at end of input (is the statement complete?)")
+		}
+	}
 	for _, t := range f.toks {
 		if t.end >= pe.Position && t.start < pe.Position || t.start >= pe.Position {
 			return f.loc.at(t.start, fmt.Sprintf("%s at or near %q", msg, f.src[t.start:t.end]))
 		}
 	}
-	last := f.toks[len(f.toks)-1]
 	return f.loc.at(last.end, msg+" at end of input (is the statement complete?)")
 }
 

@@ -26,7 +26,6 @@ func (f *sqlFile) query(sel *nodes.SelectStmt, dirs map[string]directive, schema
 	groupAt := f.clause(selAt, "group")
 	havingAt := f.clause(selAt, "having")
 	f.loc.pos["$.select"] = f.toks[selAt].start
-	f.loc.pos["$"] = f.toks[selAt].start
 
 	// FROM: the source stream.
 	from := list(sel.FromClause)
