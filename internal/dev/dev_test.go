@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,17 @@ func TestPipelineEndToEnd(t *testing.T) {
 	files, err := lakecheck.ReadTable(lake, "clickstream")
 	if err != nil {
 		t.Fatal(err)
+	}
+	wantCols := "additional_data.percent_viewed additional_data.price additional_data.product_id additional_data.time_on_data click_id event_name insertion_timestamp pixel_id timestamp user_id user_ip"
+	for _, f := range files {
+		var cols []string
+		for c := range f.Cols {
+			cols = append(cols, c)
+		}
+		sort.Strings(cols)
+		if got := strings.Join(cols, " "); got != wantCols {
+			t.Fatalf("%s has columns %s, want the schema's %s", f.Key, got, wantCols)
+		}
 	}
 	clicks := map[string]bool{}
 	wantMatches := map[string]bool{}

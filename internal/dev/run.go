@@ -69,7 +69,7 @@ func Run(ctx context.Context, c Config) (*Summary, error) {
 	stopStatus := st.start()
 	genErr := producer.Generate(genCtx, producer.GenConfig{
 		Kafka: kc, Schema: src, Rate: c.Rate, Count: c.Count, Duration: c.Duration, Seed: c.Seed,
-		Users: c.Users, Log: c.Log.With("component", "generator"), Stats: p.gen, LogEvery: -1,
+		Users: c.Users, Log: c.Log, Stats: p.gen, LogEvery: -1,
 		Reg: prometheus.WrapRegistererWith(prometheus.Labels{"worker": "generator"}, c.Reg),
 	})
 	drained := p.waitDrained(c.DrainTimeout)
