@@ -36,7 +36,7 @@ func (w *worker) watch(ctx context.Context) (stop func(), err error) {
 				if !ok {
 					return
 				}
-				if ext := filepath.Ext(ev.Name); ext == ".yaml" || ext == ".yml" {
+				if ext := filepath.Ext(ev.Name); ext == ".yaml" || ext == ".yml" || ext == ".sql" {
 					timer = time.After(150 * time.Millisecond) // let a burst of writes settle
 				}
 			case err, ok := <-fw.Errors:

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -24,6 +25,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		var ee *exitError
 		if errors.As(err, &ee) {
 			return ee.code
+		}
+		if strings.HasPrefix(err.Error(), "unknown command") { // cobra's own usage error
+			return 2
 		}
 		return 1
 	}
@@ -78,6 +82,7 @@ underscores, e.g. SLUICE_BROKERS) or from a YAML file given with --config.`,
 var commands = []func() *cobra.Command{
 	newBrokerCmd,
 	newCheckCmd,
+	newDevCmd,
 	newProcessCmd,
 	newRulesCmd,
 	newSinkCmd,

@@ -239,7 +239,7 @@ func parseAgg(loc Locator, name, text, path string) (Agg, error) {
 	return a, nil
 }
 
-// LoadDir loads and compiles every rule file (*.yaml, *.yml) in dir against
+// LoadDir loads and compiles every rule file (*.yaml, *.yml, *.sql) in dir against
 // schemas (keyed by schema name; nil: the built-in schemas). Every problem in
 // every file is reported, each as file:line:col: message.
 func LoadDir(dir string, schemas map[string]*schema.Schema) ([]*Rule, error) {
@@ -291,7 +291,7 @@ func RuleFiles(dir string) ([]string, error) {
 		if e.IsDir() || strings.HasPrefix(n, ".") {
 			continue
 		}
-		if ext := filepath.Ext(n); ext == ".yaml" || ext == ".yml" {
+		if ext := filepath.Ext(n); ext == ".yaml" || ext == ".yml" || ext == ".sql" {
 			out = append(out, filepath.Join(dir, n))
 		}
 	}
@@ -301,7 +301,11 @@ func RuleFiles(dir string) ([]string, error) {
 
 // Load parses and compiles one rule file.
 func Load(name string, data []byte, schemas map[string]*schema.Schema) (*Rule, error) {
-	s, err := ParseFile(name, data)
+	parse := ParseFile
+	if filepath.Ext(name) == ".sql" {
+		parse = func(name string, data []byte) (*Spec, error) { return ParseSQL(name, data, schemas) }
+	}
+	s, err := parse(name, data)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,70 @@
+package cli
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Bad flags and inputs fail fast with one clear line and a non-zero exit.
+func TestBadInputFailsFast(t *testing.T) {
+	rulesDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(rulesDir, "bad.yaml"), []byte("name: bad\nsource: clickstream\nwhere: event_name ==\noutput: x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"unknown flag", []string{"dev", "--bogus"}, 2, "unknown flag: --bogus"},
+		{"unknown command", []string{"frobnicate"}, 2, "unknown command"},
+		{"missing rules", []string{"dev", "--rules", filepath.Join(t.TempDir(), "nope"), "--lake", t.TempDir()}, 2, "--rules"},
+		{"syntax error in a rule", []string{"dev", "--rules", rulesDir, "--lake", t.TempDir()}, 1, "bad.yaml:3:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := run(tc.args...)
+			if code != tc.code || !strings.Contains(stderr, tc.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+				t.Fatalf("exit %d (want %d), stderr %q (want one line with %q)", code, tc.code, stderr, tc.want)
+			}
+		})
+	}
+}
+
+// Flags also come from SLUICE_* variables and a --config file, with
+// precedence flag > environment > file.
+func TestEnvAndConfigFile(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "sluice.yaml")
+	if err := os.WriteFile(cfg, []byte("partitions: 3\nbroker:\n  listen: 127.0.0.1:1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root := NewRoot(&bytes.Buffer{}, &bytes.Buffer{})
+	cmd, _, err := root.Find([]string{"broker"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SLUICE_PARTITIONS", "4")
+	if err := cmd.ParseFlags([]string{"--config", cfg}); err != nil {
+		t.Fatal(err)
+	}
+	if err := applyEnvAndConfig(cmd); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := cmd.Flags().GetInt32("partitions"); got != 4 {
+		t.Fatalf("partitions = %d, want 4 from the environment", got)
+	}
+	if got, _ := cmd.Flags().GetString("listen"); got != "127.0.0.1:1" {
+		t.Fatalf("listen = %q, want the config file's section value", got)
+	}
+
+	if err := os.WriteFile(cfg, []byte("no_such_flag: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := run("broker", "--config", cfg)
+	if code != 2 || !strings.Contains(stderr, `unknown key "no_such_flag"`) {
+		t.Fatalf("unknown config key: exit %d, %q", code, stderr)
+	}
+}

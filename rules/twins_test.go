@@ -1,0 +1,180 @@
+package rules_test
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/processor"
+	"github.com/sluicehq/sluice/processor/rule"
+	"github.com/sluicehq/sluice/schema"
+)
+
+// The SQL twins in sql/ must produce exactly what their YAML rules produce:
+// the same keys and the same output bytes, in the same order, over the same
+// generated input (out of order, with late events), run through the same
+// path `sluice rules run` uses.
+func TestSQLTwinsMatchYAMLRules(t *testing.T) {
+	yamlRules := loadRules(t, ".", ".yaml")
+	sqlRules := loadRules(t, "sql", ".sql")
+	if len(sqlRules) != len(yamlRules) {
+		t.Errorf("%d YAML rules but %d SQL twins in sql/: every shipped YAML rule needs a twin", len(yamlRules), len(sqlRules))
+	}
+	inputs := map[string][]byte{"clickstream": clickstreamEvents(20000), "beer_clicks": beerEvents(20000)}
+	for name, y := range yamlRules {
+		s, ok := sqlRules[name]
+		if !ok {
+			t.Errorf("%s: no SQL twin sql/%s.sql", y.Spec.File, name)
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			if s.Source != y.Source || s.Output != y.Output || s.IsFilter() != y.IsFilter() {
+				t.Fatalf("twin differs: source %s/%s, output %s/%s", s.Source, y.Source, s.Output, y.Output)
+			}
+			if y.Window != nil && *y.Window != *s.Window {
+				t.Fatalf("window differs: yaml %+v, sql %+v", *y.Window, *s.Window)
+			}
+			in := inputs[y.Source]
+			want := backtest(t, y, in)
+			got := backtest(t, s, in)
+			if len(want) < 10 {
+				t.Fatalf("only %d outputs from the YAML rule: the input does not exercise it", len(want))
+			}
+			t.Logf("%d outputs", len(want))
+			if len(got) != len(want) {
+				t.Fatalf("SQL twin produced %d outputs, YAML rule %d", len(got), len(want))
+			}
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("output %d differs:\n yaml: %s\n  sql: %s", i, want[i], got[i])
+				}
+			}
+			yo, so := y.OutputSchema(), s.OutputSchema()
+			if cols(yo.Columns) != cols(so.Columns) || yo.EventTime != so.EventTime {
+				t.Errorf("output schemas differ:\n yaml: %s %s\n  sql: %s %s", cols(yo.Columns), yo.EventTime, cols(so.Columns), so.EventTime)
+			}
+		})
+	}
+}
+
+// cols describes output columns: names, types, formats, nesting.
+func cols(cs []schema.Column) string {
+	var b strings.Builder
+	for _, c := range cs {
+		fmt.Fprintf(&b, "%s:%s:%s:%v{%s} ", c.Name, c.Type, c.Format, c.Optional, cols(c.Fields))
+	}
+	return b.String()
+}
+
+func loadRules(t testing.TB, dir, ext string) map[string]*rule.Rule {
+	t.Helper()
+	rules, err := rule.LoadDir(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]*rule.Rule{}
+	for _, r := range rules {
+		if filepath.Ext(r.Spec.File) == ext {
+			out[r.Name] = r
+		}
+	}
+	return out
+}
+
+// backtest runs one rule over the input and returns "key\tvalue" lines.
+func backtest(t testing.TB, r *rule.Rule, in []byte) []string {
+	t.Helper()
+	var out []string
+	res, err := processor.Backtest([]*rule.Rule{r}, r.Source, bytes.NewReader(in), func(_ *rule.Rule, k, v []byte) error {
+		out = append(out, string(k)+"\t"+string(v))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Invalid > 0 {
+		t.Fatalf("%d invalid input events: %v", res.Invalid, res.FirstInvalid)
+	}
+	return out
+}
+
+// jittered returns n event times about half a second apart on average, each moved
+// back by up to 90s now and then, so that windows see out-of-order and late
+// events.
+func jittered(rng *rand.Rand, n int) []time.Time {
+	ts := time.Date(2024, 4, 23, 10, 0, 0, 0, time.UTC)
+	out := make([]time.Time, n)
+	for i := range out {
+		ts = ts.Add(time.Duration(rng.IntN(1000)) * time.Millisecond)
+		e := ts
+		if rng.IntN(20) == 0 {
+			e = e.Add(-time.Duration(rng.IntN(90_000)) * time.Millisecond)
+		}
+		out[i] = e
+	}
+	return out
+}
+
+func clickstreamEvents(n int) []byte {
+	rng := rand.New(rand.NewPCG(7, 8))
+	names := []string{"Search", "ViewContent", "AddToCart", "Purchase"}
+	var b bytes.Buffer
+	for i, ts := range jittered(rng, n) {
+		// Busy users whose sessions never end, and many occasional ones
+		// whose sessions do.
+		user := rng.IntN(40)
+		if rng.IntN(10) == 0 {
+			user = 1000 + rng.IntN(300)
+		}
+		fmt.Fprintf(&b, `{"timestamp": %q, "user_id": "%d", "pixel_id": "px", "click_id": "c%d", "insertion_timestamp": %q, "event_name": %q, "user_ip": "203.0.113.7", "additional_data": {"time_on_data": %d, "percent_viewed": %g, "product_id": %d, "price": %g}}`+"\n",
+			ts.Format("2006-01-02 15:04:05.000000"), user, i, ts.Format("2006-01-02 15:04:05.000000"), names[rng.IntN(4)],
+			rng.IntN(300), float64(rng.IntN(1001))/10, 100000+rng.IntN(8), float64(rng.IntN(100000))/100)
+	}
+	return b.Bytes()
+}
+
+func beerEvents(n int) []byte {
+	rng := rand.New(rand.NewPCG(9, 10))
+	devices := []string{"mobile", "tablet", "computer"}
+	kinds := []string{"beer_vitrine_nav", "beer_products", "beer_product_detail", "beer_selection", "beer_cart", "beer_checkout"}
+	var b bytes.Buffer
+	for _, ts := range jittered(rng, n) {
+		// Firehose style: concatenated objects, no newline.
+		fmt.Fprintf(&b, `{"user_id": %d, "device_id": %q, "client_event": %q, "client_timestamp": %q}`,
+			rng.IntN(60), devices[rng.IntN(3)], kinds[rng.IntN(6)], ts.Format("2006-01-02T15:04:05.999999"))
+	}
+	return b.Bytes()
+}
+
+// The KDA rule shipped in this directory runs the retired service's query
+// unchanged: the statement text is the one from the KDA application.
+func TestKDAQueryShippedVerbatim(t *testing.T) {
+	data, err := os.ReadFile("kda_high_intent_views.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const kda = `SELECT STREAM "COL_timestamp", "event_name", "percent_viewed", "product_id", "price" FROM "SOURCE_SQL_STREAM_001" WHERE "event_name" = 'ViewContent' AND "percent_viewed" > 60;`
+	if !strings.Contains(string(data), kda) {
+		t.Fatalf("kda_high_intent_views.sql no longer holds the KDA query verbatim")
+	}
+	rules := loadRules(t, ".", ".sql")
+	kr, ok := rules["kda_high_intent_views"]
+	if !ok {
+		t.Fatal("kda_high_intent_views not loaded")
+	}
+	// Same events as high_intent_views, with the KDA column names.
+	hi := loadRules(t, ".", ".yaml")["high_intent_views"]
+	in := clickstreamEvents(5000)
+	got, want := backtest(t, kr, in), backtest(t, hi, in)
+	if len(got) != len(want) || len(got) < 10 {
+		t.Fatalf("KDA rule: %d outputs, high_intent_views: %d", len(got), len(want))
+	}
+	if !strings.Contains(got[0], `"COL_timestamp":`) || !strings.Contains(got[0], `"percent_viewed":`) {
+		t.Errorf("KDA columns missing: %s", got[0])
+	}
+}
