@@ -36,7 +36,9 @@ func (w *worker) watch(ctx context.Context) (stop func(), err error) {
 				if !ok {
 					return
 				}
-				if ext := filepath.Ext(ev.Name); ext == ".yaml" || ext == ".yml" || ext == ".sql" {
+				// A Kubernetes ConfigMap volume updates by swapping its
+				// ..data symlink; the rule files' names never change.
+				if ext := filepath.Ext(ev.Name); ext == ".yaml" || ext == ".yml" || ext == ".sql" || filepath.Base(ev.Name) == "..data" {
 					timer = time.After(150 * time.Millisecond) // let a burst of writes settle
 				}
 			case err, ok := <-fw.Errors:
