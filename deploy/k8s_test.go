@@ -108,6 +108,31 @@ func TestRulesConfigMap(t *testing.T) {
 	}
 }
 
+// TestRestrictedPods: the namespace enforces the restricted Pod Security
+// Standard, so every pod must pass it or it is never created.
+func TestRestrictedPods(t *testing.T) {
+	objs := k8sObjects(t)
+	if ns := objs["Namespace"]["sluice"]; str(mapOf(mapOf(ns["metadata"])["labels"]), "pod-security.kubernetes.io/enforce") != "restricted" {
+		t.Fatal("namespace sluice should enforce the restricted Pod Security Standard")
+	}
+	for _, kind := range []string{"Deployment", "Job"} {
+		for name, d := range objs[kind] {
+			pod := mapOf(mapOf(mapOf(d["spec"])["template"])["spec"])
+			psc := mapOf(pod["securityContext"])
+			if psc["runAsNonRoot"] != true || str(mapOf(psc["seccompProfile"]), "type") != "RuntimeDefault" {
+				t.Errorf("%s %s: pod needs runAsNonRoot and the RuntimeDefault seccomp profile", kind, name)
+			}
+			for _, c := range containers(d) {
+				sc := mapOf(c["securityContext"])
+				drop := strList(mapOf(sc["capabilities"])["drop"])
+				if sc["allowPrivilegeEscalation"] != false || len(drop) != 1 || drop[0] != "ALL" {
+					t.Errorf("%s %s container %s: needs allowPrivilegeEscalation: false and capabilities.drop [ALL]", kind, name, str(c, "name"))
+				}
+			}
+		}
+	}
+}
+
 func sameLabels(a, b map[string]any) bool {
 	if len(a) == 0 || len(a) != len(b) {
 		return false
