@@ -93,17 +93,16 @@ func (s *EventSource) compileColumn(path string, col *schema.Column) (op, error)
 		if err := want(schema.Timestamp); err != nil {
 			return nil, err
 		}
-		layout := timeLayout(col.Format)
-		loc := col.Location()
+		f := newTimeFormatter(timeLayout(col.Format), col.Location())
 		if g.Kind == KindEventTime {
 			return func(s *EventSource, dst []byte) []byte {
 				dst = append(dst, '"')
-				return append(s.eventTime.In(loc).AppendFormat(dst, layout), '"')
+				return append(f.append(dst, s.eventTime), '"')
 			}, nil
 		}
 		return func(s *EventSource, dst []byte) []byte {
 			dst = append(dst, '"')
-			return append(s.insertTime.In(loc).AppendFormat(dst, layout), '"')
+			return append(f.append(dst, s.insertTime), '"')
 		}, nil
 	case KindUser, KindSeq:
 		if err := want(schema.Int, schema.String); err != nil {
