@@ -69,7 +69,9 @@ func NewCollector(cfg CollectConfig) (*Collector, error) {
 		c.cm.requests = register(cfg.Reg, c.cm.requests)
 		c.cm.latency = register(cfg.Reg, c.cm.latency)
 	}
-	cl, err := newProducer(cfg.Kafka, cfg.Compression, cfg.AckTimeout)
+	// Records waiting in the client count against memory too: cap them at
+	// the in-flight budget (a request that cannot buffer waits, then 503s).
+	cl, err := newProducer(cfg.Kafka, cfg.Compression, cfg.AckTimeout, kgo.MaxBufferedBytes(int(cfg.MaxInFlightBytes)))
 	if err != nil {
 		return nil, err
 	}
