@@ -63,3 +63,24 @@ func (f *timeFormatter) append(dst []byte, t time.Time) []byte {
 	dst = append(dst, buf[:f.digits]...)
 	return append(dst, f.suf...)
 }
+
+// timeLayout is a column's layout with fixed-width fractions, the way
+// schema.Column.FormatTime writes it.
+func timeLayout(format string) string {
+	if format == "" || format == "rfc3339" {
+		return "2006-01-02T15:04:05.000000Z07:00"
+	}
+	var b strings.Builder
+	for i := 0; i < len(format); i++ {
+		if format[i] == '.' && i+1 < len(format) && format[i+1] == '9' {
+			b.WriteByte('.')
+			for i+1 < len(format) && format[i+1] == '9' {
+				b.WriteByte('0')
+				i++
+			}
+			continue
+		}
+		b.WriteByte(format[i])
+	}
+	return b.String()
+}
