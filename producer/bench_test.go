@@ -111,3 +111,28 @@ func BenchmarkCollect(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }
+
+// BenchmarkReplay replays NDJSON (validated with the schema codec) into the
+// embedded broker in the same process. One op = one event.
+func BenchmarkReplay(b *testing.B) {
+	_, k := startBroker(b, "", "clickstream")
+	src, err := NewEventSource(GenConfig{Schema: mustSchema(b, "clickstream"), Seed: 1, Start: t0})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var in []byte
+	for range b.N {
+		in, _ = src.Append(in)
+		in = append(in, '\n')
+	}
+	stats := &Stats{}
+	m := benchutil.Start(b)
+	start := time.Now()
+	err = Replay(context.Background(), ReplayConfig{Kafka: k, Schema: mustSchema(b, "clickstream"), Reader: bytes.NewReader(in), Stats: stats, LogEvery: -1})
+	el := time.Since(start)
+	m.Report(stats.Produced.Load())
+	if err != nil || stats.Produced.Load() != int64(b.N) {
+		b.Fatalf("replayed %d of %d: %v", stats.Produced.Load(), b.N, err)
+	}
+	b.ReportMetric(float64(b.N)/el.Seconds(), "events/s")
+}

@@ -2,12 +2,8 @@ package producer
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -17,62 +13,7 @@ import (
 
 	json "github.com/goccy/go-json"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/sluicehq/sluice/schema"
 )
-
-// serverFields are the columns the collector fills itself: the insertion
-// time (columns with gen kind insertion_time) and the client address
-// (gen kind user_ip). They overwrite what the client sent.
-type serverFields struct {
-	insertion []*schema.Column
-	clientIP  []string
-}
-
-func findServerFields(s *schema.Schema) serverFields {
-	var f serverFields
-	for i := range s.Columns {
-		col := &s.Columns[i]
-		if col.Gen == nil {
-			continue
-		}
-		switch {
-		case col.Gen.Kind == KindInsertionTime && col.Type == schema.Timestamp:
-			f.insertion = append(f.insertion, col)
-		case col.Gen.Kind == KindUserIP && col.Type == schema.String:
-			f.clientIP = append(f.clientIP, col.Name)
-		}
-	}
-	return f
-}
-
-// suffix is the JSON members appended to each event ("...,"k":"v"}"); JSON
-// decoders keep the last of duplicate names, and the record is re-encoded
-// before it is produced, so the value has each name once.
-func (f serverFields) suffix(now time.Time, ip string) []byte {
-	if len(f.insertion) == 0 && len(f.clientIP) == 0 {
-		return nil
-	}
-	var b []byte
-	for _, col := range f.insertion {
-		b = append(b, ',')
-		b, _ = appendJSONString(b, col.Name)
-		b = append(b, ':')
-		b, _ = appendJSONString(b, col.FormatTime(now))
-	}
-	for _, name := range f.clientIP {
-		b = append(b, ',')
-		b, _ = appendJSONString(b, name)
-		b = append(b, ':')
-		b, _ = appendJSONString(b, ip)
-	}
-	return b
-}
-
-func appendJSONString(dst []byte, s string) ([]byte, error) {
-	q, err := json.Marshal(s)
-	return append(dst, q...), err
-}
 
 // Rejected is one event of a batch that was not accepted.
 type Rejected struct {
@@ -166,89 +107,6 @@ func (c *Collector) handleEvents(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	c.ingest(w, r, events)
-}
-
-// bodyKind: NDJSON (true) or a JSON object/array (false).
-func bodyKind(contentType string) (bool, error) {
-	if contentType == "" {
-		return false, nil
-	}
-	mt, _, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		return false, fmt.Errorf("Content-Type %q: %w", contentType, err)
-	}
-	switch mt {
-	case "application/json", "text/plain":
-		return false, nil
-	case "application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines", "application/jsonlines":
-		return true, nil
-	}
-	return false, fmt.Errorf("Content-Type %q: want application/json (an object or an array) or application/x-ndjson", mt)
-}
-
-func (c *Collector) readBody(w http.ResponseWriter, r *http.Request, gz bool) ([]byte, int, error) {
-	var in io.Reader = http.MaxBytesReader(w, r.Body, c.cfg.MaxBody)
-	if gz {
-		zr, err := gzip.NewReader(in)
-		if err != nil {
-			return nil, readErrCode(err), fmt.Errorf("reading gzip body: %w", err)
-		}
-		in = zr
-	}
-	// The limit applies after decompression too (a small gzip bomb).
-	body, err := io.ReadAll(io.LimitReader(in, c.cfg.MaxBody+1))
-	if err != nil {
-		return nil, readErrCode(err), fmt.Errorf("reading body: %w", err)
-	}
-	if int64(len(body)) > c.cfg.MaxBody {
-		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body is over the %d-byte limit after decompression", c.cfg.MaxBody)
-	}
-	return body, 0, nil
-}
-
-func readErrCode(err error) int {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return http.StatusRequestEntityTooLarge
-	}
-	var ne interface{ Timeout() bool }
-	if errors.As(err, &ne) && ne.Timeout() {
-		return http.StatusRequestTimeout
-	}
-	return http.StatusBadRequest
-}
-
-// splitEvents returns the events of a body: NDJSON lines, the elements of
-// a JSON array, or one JSON object.
-func splitEvents(body []byte, ndjson bool) ([][]byte, error) {
-	if ndjson {
-		var out [][]byte
-		for line := range bytes.SplitSeq(body, []byte("\n")) {
-			if line = bytes.TrimSpace(line); len(line) > 0 {
-				out = append(out, line)
-			}
-		}
-		return out, nil
-	}
-	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) == 0 {
-		return nil, nil
-	}
-	switch trimmed[0] {
-	case '{':
-		return [][]byte{trimmed}, nil
-	case '[':
-		var raw []json.RawMessage
-		if err := json.Unmarshal(trimmed, &raw); err != nil {
-			return nil, fmt.Errorf("body is not a valid JSON array: %v", err)
-		}
-		out := make([][]byte, len(raw))
-		for i := range raw {
-			out[i] = raw[i]
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("body is neither a JSON object nor an array (use Content-Type: application/x-ndjson for NDJSON)")
 }
 
 // batch waits for the broker's answers for one request.
@@ -365,19 +223,4 @@ func (c *Collector) ingest(w http.ResponseWriter, r *http.Request, events [][]by
 		return
 	}
 	c.reply(w, http.StatusAccepted, Response{Accepted: valid})
-}
-
-// withSuffix appends ev to dst with suffix's members added before its
-// closing brace.
-func withSuffix(dst, ev, suffix []byte) []byte {
-	if len(suffix) == 0 || len(ev) < 2 || ev[len(ev)-1] != '}' {
-		return append(dst, ev...)
-	}
-	body := ev[:len(ev)-1]
-	dst = append(dst, body...)
-	if len(bytes.TrimSpace(body[1:])) == 0 {
-		suffix = suffix[1:] // empty object: no leading comma
-	}
-	dst = append(dst, suffix...)
-	return append(dst, '}')
 }

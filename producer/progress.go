@@ -47,7 +47,7 @@ func (p *progress) run() {
 				fmt.Fprintf(p.w, "\r%s: %d acked  %.0f/s  %d failed  %d invalid  %s   ", p.what, n, rate,
 					p.stats.Failed.Load(), p.stats.Invalid.Load(), time.Since(p.start).Truncate(time.Second))
 			}
-			if p.logEvery > 0 && now.Sub(lastLog) >= p.logEvery {
+			if p.w == nil && p.logEvery > 0 && now.Sub(lastLog) >= p.logEvery { // the live line replaces them
 				lastLog = now
 				p.log.Info(p.what+" progress", "acked", n, "failed", p.stats.Failed.Load(),
 					"invalid", p.stats.Invalid.Load(), "rate", int64(rate))
