@@ -35,7 +35,10 @@ func TestCommandLinesParse(t *testing.T) {
 	for _, f := range yamlFiles(t) {
 		all = append(all, yamlInvocations(t, f)...)
 	}
-	all = append(all, markdownInvocations(t, "../docs/deploy.md")...)
+	docs, _ := filepath.Glob("../docs/*.md")
+	for _, d := range append(docs, "../README.md") {
+		all = append(all, markdownInvocations(t, d)...)
+	}
 	seen := map[string]bool{}
 	for _, inv := range all {
 		if err := cli.ParseOnlyEnv(inv.args, inv.env); err != nil {
@@ -257,6 +260,9 @@ func markdownInvocations(t *testing.T, path string) []invocation {
 		if pending == "" {
 			line = strings.TrimPrefix(line, "$ ")
 			if _, words := leadingEnv(shellFields(line)); len(words) == 0 || filepath.Base(words[0]) != "sluice" {
+				continue
+			}
+			if strings.Contains(line, " [-") { // a usage synopsis, not a command line
 				continue
 			}
 			start = lineNo
