@@ -73,6 +73,7 @@ func TestCrashRecoveryIsExactlyOnce(t *testing.T) {
 			go func() { done <- Run(ctx, cfg) }()
 			var err error
 			deadline := time.After(60 * time.Second)
+			quiet := settled(stats, int64(len(recs)))
 		wait:
 			for {
 				select {
@@ -82,7 +83,7 @@ func TestCrashRecoveryIsExactlyOnce(t *testing.T) {
 					cancel()
 					t.Fatalf("run %d: timed out at %d of %d consumed", restarts, stats.Consumed(), len(recs))
 				case <-time.After(20 * time.Millisecond):
-					if stats.Consumed() >= int64(len(recs)) {
+					if quiet() {
 						cancel()
 						err = <-done
 						break wait

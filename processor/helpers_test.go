@@ -172,3 +172,22 @@ func testLog(t testing.TB) *slog.Logger {
 	}
 	return slog.New(slog.DiscardHandler)
 }
+
+// settled reports whether the processor has consumed want source records
+// and then produced nothing new for a while: window results travel through
+// the partials topics after the last source record, so tests wait for
+// them to settle.
+func settled(stats *Stats, want int64) func() bool {
+	var last int64 = -1
+	var since time.Time
+	return func() bool {
+		if stats.Consumed() < want {
+			return false
+		}
+		if n := stats.producedTotal(); n != last {
+			last, since = n, time.Now()
+			return false
+		}
+		return time.Since(since) > 1500*time.Millisecond
+	}
+}

@@ -37,13 +37,14 @@ func TestFilterAndTumblingWindowTopicToTopic(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, cfg) }()
+	quiet := settled(stats, int64(len(recs)))
 	waitFor(t, 60*time.Second, "all records consumed", func() bool {
 		select {
 		case err := <-done:
 			t.Fatalf("Run returned early: %v", err)
 		default:
 		}
-		return stats.Consumed() >= int64(len(recs))
+		return quiet()
 	})
 	cancel()
 	if err := <-done; err != nil {

@@ -41,6 +41,7 @@ type Windows struct {
 	wmDirty  bool
 	early    time.Time
 	track    bool // keep the changes for a changelog (Changes)
+	partial  bool // closed windows go to a Combiner (PartialSink), not out
 	row      []byte
 }
 
@@ -304,8 +305,13 @@ func (w *Windows) close(ev *Eval, s Sink, wm int64) {
 		}
 		return strings.Compare(a.gkey, b.gkey)
 	})
+	ps, partial := s.(PartialSink)
 	for _, b := range out {
 		w.drop(b)
+		if w.partial && partial {
+			ps.Partial(w.r, []byte(w.stateKey(b)), w.encodeBucket(b))
+			continue
+		}
 		w.emit(ev, s, b, true)
 	}
 }
