@@ -34,7 +34,7 @@ func TestCombinerMergesPartitions(t *testing.T) {
 	parts := make([][]in, 3)
 	for p := range parts {
 		for i := 0; i < 60; i++ {
-			e := in{at: time.Duration(i*7+p).String(), user: string(rune('a' + rng.IntN(5))), name: names[rng.IntN(2)], price: float64(rng.IntN(1000)) / 4} // exact in binary: sums do not depend on order
+			e := in{at: time.Duration(i*7 + p).String(), user: string(rune('a' + rng.IntN(5))), name: names[rng.IntN(2)], price: float64(rng.IntN(1000)) / 4} // exact in binary: sums do not depend on order
 			d := time.Duration(i*7+p) * time.Second
 			e.at = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(d).Format("15:04:05")
 			parts[p] = append(parts[p], e)
