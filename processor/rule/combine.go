@@ -26,9 +26,23 @@ type PartialSink interface {
 }
 
 // Combines says whether the rule's windows are merged across partitions:
-// tumbling and hopping windows without early emission.
+// tumbling and hopping windows without early emission, unless a group
+// column is the schema's record key (then every group lives in one
+// partition and its per-partition result is already complete).
 func (r *Rule) Combines() bool {
-	return r.Window != nil && r.Window.Type != Session && r.Window.EmitEvery == 0
+	return r.Window != nil && r.Window.Type != Session && r.Window.EmitEvery == 0 && !r.groupedByKey()
+}
+
+func (r *Rule) groupedByKey() bool {
+	if r.Schema.Key == "" {
+		return false
+	}
+	for i := range r.groups {
+		if r.groups[i].src != nil && r.groups[i].src == r.Schema.Column(r.Schema.Key) {
+			return true
+		}
+	}
+	return false
 }
 
 // SendPartials makes the task send closed windows of combining rules to
@@ -166,8 +180,11 @@ func (c *Combiner) Advance(s Sink) {
 				c.n--
 				if c.track {
 					k := partialKey(start, g, p)
-					c.dels[k] = true
-					delete(c.puts, k)
+					if _, pending := c.puts[k]; pending {
+						delete(c.puts, k) // stored and emitted in one transaction: never written
+					} else {
+						c.dels[k] = true
+					}
 				}
 			}
 			c.w.emit(&c.ev, s, merged, true)

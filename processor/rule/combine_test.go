@@ -85,3 +85,15 @@ func TestCombinerMergesPartitions(t *testing.T) {
 		}
 	}
 }
+
+func TestGroupingByTheRecordKeySkipsTheCombiner(t *testing.T) {
+	if r := mustRule(t, "window: {type: tumbling, size: 1m}\ngroup_by: [user_id]\naggregate: {n: count()}\n"); r.Combines() {
+		t.Error("grouped by user_id (the key) but combines")
+	}
+	if r := mustRule(t, "window: {type: tumbling, size: 1m}\ngroup_by: [event_name]\naggregate: {n: count()}\n"); !r.Combines() {
+		t.Error("grouped by event_name but does not combine")
+	}
+	if r := mustRule(t, "window: {type: session, gap: 1m}\ngroup_by: [event_name]\naggregate: {n: count()}\n"); r.Combines() {
+		t.Error("a session rule combines")
+	}
+}

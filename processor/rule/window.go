@@ -19,6 +19,7 @@ type bucket struct {
 	group      []value
 	aggs       []aggState
 	dirty      bool // changed since the last changelog flush
+	flushed    bool // written to the changelog under its current key
 	early      bool // changed since the last early emission
 	removed    bool
 }
@@ -224,8 +225,9 @@ func (w *Windows) addSession(ev *Eval, ts, wm int64) string {
 		}
 	}
 	target.start = min(target.start, ts)
-	if target.start != origStart && w.track {
+	if target.start != origStart && w.track && target.flushed {
 		w.gone = append(w.gone, stateKey(origStart, target.gkey)) // its changelog key moves with its start
+		target.flushed = false
 	}
 	target.end = max(target.end, ts+gap)
 	slices.SortFunc(keep, func(a, b *bucket) int { return int(sign(a.start - b.start)) })
@@ -248,7 +250,7 @@ func sign(x int64) int64 {
 func (w *Windows) drop(b *bucket) {
 	b.removed = true
 	w.n--
-	if w.track {
+	if w.track && b.flushed { // never written: nothing to delete
 		w.gone = append(w.gone, w.stateKey(b))
 	}
 }
@@ -459,6 +461,7 @@ func (w *Windows) Changes(put func(key string, val []byte), del func(key string)
 			continue
 		}
 		put(w.stateKey(b), w.encodeBucket(b))
+		b.flushed = true
 	}
 	w.dirty = w.dirty[:0]
 	if w.wmDirty {
@@ -480,6 +483,7 @@ func (w *Windows) Restore(key string, val []byte) error {
 	if err != nil {
 		return fmt.Errorf("rule %s: decoding state: %w", w.r.Name, err)
 	}
+	b.flushed = true
 	w.n++
 	if w.r.Window.Type == Session {
 		list := append(w.sessions[b.gkey], b)
