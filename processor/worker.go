@@ -244,10 +244,16 @@ func (w *worker) loop(ctx context.Context) error {
 // txn processes one poll's records and commits outputs, state changes and
 // input offsets in one transaction.
 func (w *worker) txn(ctx context.Context, fs kgo.Fetches) error {
+	now := w.cfg.now()
+	if err := w.prepare(ctx, fs, now); err != nil {
+		if ctx.Err() != nil {
+			return nil // shutting down mid-restore
+		}
+		return err
+	}
 	if err := w.sess.Begin(); err != nil {
 		return fmt.Errorf("beginning transaction: %w", err)
 	}
-	now := w.cfg.now()
 	var (
 		n       int64
 		procErr error
@@ -337,6 +343,42 @@ func (w *worker) txn(ctx context.Context, fs kgo.Fetches) error {
 	return w.rollback(ctx)
 }
 
+// prepare restores the state of every partition this poll brings (and of
+// partitions assigned but silent past the idle timeout) before the
+// transaction opens, so a long restore cannot run into its timeout.
+func (w *worker) prepare(ctx context.Context, fs kgo.Fetches, now time.Time) error {
+	var err error
+	fs.EachPartition(func(p kgo.FetchTopicPartition) {
+		if err != nil || len(p.Records) == 0 {
+			return
+		}
+		k := tp{p.Topic, p.Partition}
+		if r := w.rs.partials[p.Topic]; r != nil {
+			_, err = w.combTask(ctx, k, r)
+			return
+		}
+		_, err = w.task(ctx, k)
+	})
+	if err != nil || w.cfg.IdleTimeout <= 0 {
+		return err
+	}
+	// Partitions assigned but silent still need their restored windows closed.
+	w.mu.Lock()
+	var pending []tp
+	for k, at := range w.assigned {
+		if _, src := w.rs.byTopic[k.topic]; src && w.tasks[k] == nil && now.Sub(at) > w.cfg.IdleTimeout {
+			pending = append(pending, k)
+		}
+	}
+	w.mu.Unlock()
+	for _, k := range pending {
+		if _, err := w.task(ctx, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // crash is the tests' hook: it drops the client without ending the
 // transaction, as a killed process would.
 func (w *worker) crash(at string) bool {
@@ -385,22 +427,6 @@ func (w *worker) task(ctx context.Context, k tp) (*partTask, error) {
 // tick moves idle partitions' clocks, closes windows and writes the state
 // changes of this transaction to the changelog.
 func (w *worker) tick(ctx context.Context, now time.Time) error {
-	// Partitions assigned but silent still need their restored windows closed.
-	if w.cfg.IdleTimeout > 0 {
-		w.mu.Lock()
-		var pending []tp
-		for k, at := range w.assigned {
-			if _, src := w.rs.byTopic[k.topic]; src && w.tasks[k] == nil && now.Sub(at) > w.cfg.IdleTimeout {
-				pending = append(pending, k)
-			}
-		}
-		w.mu.Unlock()
-		for _, k := range pending {
-			if _, err := w.task(ctx, k); err != nil {
-				return err
-			}
-		}
-	}
 	var latest map[string]time.Time
 	for _, pt := range w.tasks {
 		if w.cfg.IdleTimeout > 0 && now.Sub(pt.lastSeen) > w.cfg.IdleTimeout {
