@@ -230,8 +230,10 @@ func (w *Windows) addSession(ev *Eval, ts, wm int64) string {
 		target.flushed = false
 	}
 	target.end = max(target.end, ts+gap)
-	slices.SortFunc(keep, func(a, b *bucket) int { return int(sign(a.start - b.start)) })
-	w.sessions[target.gkey] = keep
+	if len(keep) != 1 || len(list) != 1 { // the common case, one session extended, needs neither
+		slices.SortFunc(keep, func(a, b *bucket) int { return int(sign(a.start - b.start)) })
+		w.sessions[target.gkey] = keep
+	}
 	w.nextEnd = min(w.nextEnd, target.end)
 	w.update(target, ev)
 	return ""
