@@ -27,8 +27,10 @@ func startBroker(t testing.TB, partitions int32, topics ...string) *broker.Broke
 	return b
 }
 
-func kafkaCfg(b *broker.Broker) kclient.Config {
-	return kclient.Config{Brokers: b.Addrs(), ClientID: "test"}
+func kafkaCfg(b *broker.Broker) kclient.Config { return kafkaCfg2(b.Addrs()) }
+
+func kafkaCfg2(addrs []string) kclient.Config {
+	return kclient.Config{Brokers: addrs, ClientID: "test"}
 }
 
 // event is one generated clickstream event.
@@ -178,13 +180,19 @@ func testLog(t testing.TB) *slog.Logger {
 // the partials topics after the last source record, so tests wait for
 // them to settle.
 func settled(stats *Stats, want int64) func() bool {
+	return settledBy(func() (int64, int64) { return stats.Consumed(), stats.producedTotal() }, want)
+}
+
+// settledBy is settled over counts from several workers.
+func settledBy(counts func() (consumed, produced int64), want int64) func() bool {
 	var last int64 = -1
 	var since time.Time
 	return func() bool {
-		if stats.Consumed() < want {
+		consumed, produced := counts()
+		if consumed < want {
 			return false
 		}
-		if n := stats.producedTotal(); n != last {
+		if n := produced; n != last {
 			last, since = n, time.Now()
 			return false
 		}
