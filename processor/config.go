@@ -164,6 +164,17 @@ func (s *Stats) Matched(rule string) int64 {
 	return s.matched[rule]
 }
 
+// producedTotal is the number of committed records on every topic.
+func (s *Stats) producedTotal() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	for _, v := range s.produced {
+		n += v
+	}
+	return n
+}
+
 func (s *Stats) add(consumed int64, produced, matched map[string]int64) {
 	s.consumed.Add(consumed)
 	s.mu.Lock()

@@ -9,6 +9,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/broker"
 )
 
 // TestCrashRecoveryIsExactlyOnce drops the processor's client without
@@ -17,28 +21,7 @@ import (
 // filter matches, tumbling, hopping and session windows, late events.
 func TestCrashRecoveryIsExactlyOnce(t *testing.T) {
 	const parts = 3
-	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	evs := genEvents(7, parts, 500, start, 3*time.Second) // 25 min per partition
-	recs := eventRecords(evs)
-	// Some events out of order, a few beyond the allowed lateness.
-	rng := rand.New(rand.NewPCG(3, 4))
-	for i := 0; i < 30; i++ {
-		e := evs[rng.IntN(len(evs))]
-		e.ts = e.ts.Add(-time.Duration(rng.IntN(240)) * time.Second)
-		late := genEvents(uint64(i)+100, 1, 1, e.ts, 0)[0]
-		late.part = e.part
-		recs = append(recs, eventRecords([]event{late})...)
-	}
-	// A last event per partition, two hours later, closes every window.
-	for p := int32(0); p < parts; p++ {
-		closer := genEvents(uint64(p)+50, 1, 1, start.Add(2*time.Hour), time.Second)[0]
-		closer.part = p
-		recs = append(recs, eventRecords([]event{closer})...)
-	}
-	rules := writeRules(t, "high_intent_views", "events_per_minute", "revenue_per_product", "abandoned_carts")
-	outputs := []string{"clickstream.high_intent_views", "clickstream.events_per_minute", "clickstream.revenue_per_product",
-		"clickstream.abandoned_carts", "sluice.late", "sluice.dead-letter"}
-
+	recs, rules, outputs := eosFixture(t, parts)
 	run := func(crashes int) map[string][]string {
 		b := startBroker(t, parts, "clickstream")
 		produce(t, b, "clickstream", recs...)
@@ -73,6 +56,7 @@ func TestCrashRecoveryIsExactlyOnce(t *testing.T) {
 			go func() { done <- Run(ctx, cfg) }()
 			var err error
 			deadline := time.After(60 * time.Second)
+			quiet := settled(stats, int64(len(recs)))
 		wait:
 			for {
 				select {
@@ -82,7 +66,7 @@ func TestCrashRecoveryIsExactlyOnce(t *testing.T) {
 					cancel()
 					t.Fatalf("run %d: timed out at %d of %d consumed", restarts, stats.Consumed(), len(recs))
 				case <-time.After(20 * time.Millisecond):
-					if stats.Consumed() >= int64(len(recs)) {
+					if quiet() {
 						cancel()
 						err = <-done
 						break wait
@@ -103,14 +87,7 @@ func TestCrashRecoveryIsExactlyOnce(t *testing.T) {
 			t.Logf("only %d of %d crashes happened", crashes-left, crashes)
 		}
 		mu.Unlock()
-		out := map[string][]string{}
-		for _, topic := range outputs {
-			for _, r := range readCommitted(t, b, topic) {
-				out[topic] = append(out[topic], fmt.Sprintf("p%d key=%s %s %v", r.Partition, r.Key, r.Value, r.Headers))
-			}
-			slices.Sort(out[topic])
-		}
-		return out
+		return readOutputs(t, b, outputs)
 	}
 	want := run(0)
 	if len(want["clickstream.events_per_minute"]) == 0 || len(want["clickstream.revenue_per_product"]) == 0 ||
@@ -150,4 +127,46 @@ func firstDiff(got, want []string) string {
 		}
 	}
 	return ""
+}
+
+// eosFixture is the input of the exactly-once tests: clickstream events on
+// parts partitions, some out of order and some late, then one event per
+// partition two hours later that closes every window; and the rules and
+// the topics to compare.
+func eosFixture(t *testing.T, parts int32) (recs []*kgo.Record, rules string, outputs []string) {
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	evs := genEvents(7, parts, 500, start, 3*time.Second) // 25 min per partition
+	recs = eventRecords(evs)
+	// Some events out of order, a few beyond the allowed lateness.
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := 0; i < 30; i++ {
+		e := evs[rng.IntN(len(evs))]
+		e.ts = e.ts.Add(-time.Duration(rng.IntN(240)) * time.Second)
+		late := genEvents(uint64(i)+100, 1, 1, e.ts, 0)[0]
+		late.part = e.part
+		recs = append(recs, eventRecords([]event{late})...)
+	}
+	// A last event per partition, two hours later, closes every window.
+	for p := int32(0); p < parts; p++ {
+		closer := genEvents(uint64(p)+50, 1, 1, start.Add(2*time.Hour), time.Second)[0]
+		closer.part = p
+		recs = append(recs, eventRecords([]event{closer})...)
+	}
+	rules = writeRules(t, "high_intent_views", "events_per_minute", "revenue_per_product", "abandoned_carts")
+	outputs = []string{"clickstream.high_intent_views", "clickstream.events_per_minute", "clickstream.revenue_per_product",
+		"clickstream.abandoned_carts", "sluice.late", "sluice.dead-letter"}
+
+	return recs, rules, outputs
+}
+
+// readOutputs reads every committed record of the topics, sorted.
+func readOutputs(t *testing.T, b *broker.Broker, outputs []string) map[string][]string {
+	out := map[string][]string{}
+	for _, topic := range outputs {
+		for _, r := range readCommitted(t, b, topic) {
+			out[topic] = append(out[topic], fmt.Sprintf("p%d key=%s %s %v", r.Partition, r.Key, r.Value, r.Headers))
+		}
+		slices.Sort(out[topic])
+	}
+	return out
 }

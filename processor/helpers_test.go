@@ -27,8 +27,10 @@ func startBroker(t testing.TB, partitions int32, topics ...string) *broker.Broke
 	return b
 }
 
-func kafkaCfg(b *broker.Broker) kclient.Config {
-	return kclient.Config{Brokers: b.Addrs(), ClientID: "test"}
+func kafkaCfg(b *broker.Broker) kclient.Config { return kafkaCfg2(b.Addrs()) }
+
+func kafkaCfg2(addrs []string) kclient.Config {
+	return kclient.Config{Brokers: addrs, ClientID: "test"}
 }
 
 // event is one generated clickstream event.
@@ -171,4 +173,29 @@ func testLog(t testing.TB) *slog.Logger {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return slog.New(slog.DiscardHandler)
+}
+
+// settled reports whether the processor has consumed want source records
+// and then produced nothing new for a while: window results travel through
+// the partials topics after the last source record, so tests wait for
+// them to settle.
+func settled(stats *Stats, want int64) func() bool {
+	return settledBy(func() (int64, int64) { return stats.Consumed(), stats.producedTotal() }, want)
+}
+
+// settledBy is settled over counts from several workers.
+func settledBy(counts func() (consumed, produced int64), want int64) func() bool {
+	var last int64 = -1
+	var since time.Time
+	return func() bool {
+		consumed, produced := counts()
+		if consumed < want {
+			return false
+		}
+		if n := produced; n != last {
+			last, since = n, time.Now()
+			return false
+		}
+		return time.Since(since) > 1500*time.Millisecond
+	}
 }

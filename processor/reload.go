@@ -70,6 +70,7 @@ func (w *worker) watch(ctx context.Context) (stop func(), err error) {
 // window rules keep their state; a window rule whose definition changed
 // starts empty.
 func (w *worker) apply(ctx context.Context, rs *ruleSet) {
+	w.indexPartials(rs)
 	if err := w.ensure(ctx, rs); err != nil {
 		w.m.reloadFailed.Set(1)
 		w.m.reloads.WithLabelValues("error").Inc()
@@ -96,8 +97,12 @@ func (w *worker) apply(ctx context.Context, rs *ruleSet) {
 		w.log.Info("rule removed", "rule", name)
 	}
 	var added []string
-	for _, t := range rs.topics() {
-		if _, ok := w.rs.byTopic[t]; !ok {
+	had := map[string]bool{}
+	for _, t := range w.rs.consumed() {
+		had[t] = true
+	}
+	for _, t := range rs.consumed() {
+		if !had[t] {
 			added = append(added, t)
 		}
 	}
@@ -113,6 +118,7 @@ func (w *worker) apply(ctx context.Context, rs *ruleSet) {
 		}
 		t := rule.NewTask(rs.byTopic[k.topic])
 		t.TrackChanges()
+		t.SendPartials()
 		for i, r := range t.Rules {
 			if win, ok := keep[r.Name+"\x00"+r.Hash]; ok {
 				t.Windows[i] = win
@@ -123,6 +129,11 @@ func (w *worker) apply(ctx context.Context, rs *ruleSet) {
 		if c := rs.codecs[k.topic]; c != nil && pt.codec == nil {
 			pt.codec, pt.rec = c, c.New()
 			pt.recVal = reflectElem(pt.rec)
+		}
+	}
+	for k, ct := range w.combs {
+		if r := rs.partials[k.topic]; r == nil || r.Hash != ct.r.Hash {
+			delete(w.combs, k) // gone, or reset: a new combiner starts on the next record
 		}
 	}
 	w.rs = rs

@@ -12,6 +12,9 @@ type ruleSet struct {
 	all     []*rule.Rule
 	byTopic map[string][]*rule.Rule
 	codecs  map[string]*schema.Codec // per source topic
+	// partials maps each combining rule's partials topic to the rule
+	// (filled by the worker, which knows the group).
+	partials map[string]*rule.Rule
 }
 
 func newRuleSet(rules []*rule.Rule) *ruleSet {
@@ -29,6 +32,16 @@ func newRuleSet(rules []*rule.Rule) *ruleSet {
 func (rs *ruleSet) topics() []string {
 	var out []string
 	for t := range rs.byTopic {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// consumed lists every topic the worker reads: sources and partials.
+func (rs *ruleSet) consumed() []string {
+	out := rs.topics()
+	for t := range rs.partials {
 		out = append(out, t)
 	}
 	sort.Strings(out)

@@ -44,32 +44,43 @@ func (s *txnSink) produceState(topic string, part int32, key string, val []byte)
 	s.w.sess.Produce(context.Background(), &kgo.Record{Topic: topic, Partition: part, Key: []byte(key), Value: val}, s.promise)
 }
 
+// restorer is state that a changelog entry can be loaded into.
+type restorer interface {
+	Restore(key string, val []byte) error
+}
+
 // restore reads the partition's changelog into its window rules.
 func (w *worker) restore(ctx context.Context, pt *partTask) error {
-	wins := map[string]*rule.Windows{}
+	wins := map[string]restorer{}
 	for i, win := range pt.task.Windows {
 		if win != nil {
 			wins[stateKeyPrefix(pt.task.Rules[i])] = win
 		}
 	}
+	return w.restoreFrom(ctx, w.stateTopic(pt.tp.topic), pt.tp.part, wins)
+}
+
+// restoreFrom reads partition part of a changelog topic up to its last
+// stable offset and loads the live entries whose key starts with one of
+// the prefixes into its restorer.
+func (w *worker) restoreFrom(ctx context.Context, topic string, part int32, wins map[string]restorer) error {
 	if len(wins) == 0 {
 		return nil
 	}
-	topic := w.stateTopic(pt.tp.topic)
 	start := time.Now()
 	ends, err := w.adm.ListCommittedOffsets(ctx, topic)
 	if err != nil {
 		return fmt.Errorf("listing changelog %s end: %w", topic, err)
 	}
-	end, ok := ends.Lookup(topic, pt.tp.part)
+	end, ok := ends.Lookup(topic, part)
 	if !ok || end.Err != nil {
-		return fmt.Errorf("listing changelog %s partition %d end: %v (%v)", topic, pt.tp.part, end.Err, ends)
+		return fmt.Errorf("listing changelog %s partition %d end: %v (%v)", topic, part, end.Err, ends)
 	}
 	if end.Offset <= 0 {
 		return nil
 	}
 	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), w.base...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {pt.tp.part: kgo.NewOffset().AtStart()}}),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {part: kgo.NewOffset().AtStart()}}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords())...)
 	if err != nil {
@@ -82,7 +93,7 @@ func (w *worker) restore(ctx context.Context, pt *partTask) error {
 	for done := false; !done; {
 		fs := cl.PollFetches(rctx)
 		if err := fs.Err(); err != nil {
-			return fmt.Errorf("reading changelog %s partition %d: %w", topic, pt.tp.part, err)
+			return fmt.Errorf("reading changelog %s partition %d: %w", topic, part, err)
 		}
 		fs.EachRecord(func(r *kgo.Record) {
 			if r.Offset+1 >= end.Offset {
@@ -110,6 +121,6 @@ func (w *worker) restore(ctx context.Context, pt *partTask) error {
 		}
 	}
 	w.m.restored.Add(float64(n))
-	w.log.Info("restored window state", "topic", pt.tp.topic, "partition", pt.tp.part, "entries", n, "took", time.Since(start).Round(time.Millisecond))
+	w.log.Info("restored window state", "changelog", topic, "partition", part, "entries", n, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }

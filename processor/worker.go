@@ -34,7 +34,8 @@ type partTask struct {
 	codec    *schema.Codec
 	rec      any
 	recVal   reflect.Value
-	lastSeen time.Time // wall time of the last event
+	lastSeen time.Time        // wall time of the last event
+	marked   map[string]int64 // last watermark sent to each combining rule's combiners
 }
 
 type worker struct {
@@ -49,6 +50,7 @@ type worker struct {
 	nparts  map[string]int32 // partitions of each topic we write
 	parters map[string]kgo.TopicPartitioner
 	tasks   map[tp]*partTask
+	combs   map[tp]*combTask
 	sink    txnSink
 	reload  chan *ruleSet
 
@@ -72,7 +74,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	w := &worker{cfg: cfg, log: cfg.Log, m: newMetrics(cfg.Reg), rs: newRuleSet(rules), base: base,
-		srcN: map[string]int32{}, nparts: map[string]int32{}, parters: map[string]kgo.TopicPartitioner{}, tasks: map[tp]*partTask{},
+		srcN: map[string]int32{}, nparts: map[string]int32{}, parters: map[string]kgo.TopicPartitioner{}, tasks: map[tp]*partTask{}, combs: map[tp]*combTask{},
 		reload: make(chan *ruleSet, 1), assigned: map[tp]time.Time{}}
 	w.sink.w = w
 	w.sink.reset()
@@ -83,6 +85,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer admCl.Close()
 	w.adm = kadm.NewClient(admCl)
+	w.indexPartials(w.rs)
 	if err := w.ensure(ctx, w.rs); err != nil {
 		return err
 	}
@@ -96,7 +99,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	opts := append(append([]kgo.Opt(nil), base...),
 		kgo.ConsumerGroup(cfg.Group),
-		kgo.ConsumeTopics(w.rs.topics()...),
+		kgo.ConsumeTopics(w.rs.consumed()...),
 		kgo.TransactionalID(cfg.Group+"-"+cfg.InstanceID),
 		kgo.TransactionTimeout(cfg.TransactionTimeout),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
@@ -144,6 +147,12 @@ func (w *worker) ensure(ctx context.Context, rs *ruleSet) error {
 	outs := append(rs.outputs(), w.cfg.DeadLetterTopic, w.cfg.LateTopic)
 	if err := ensureTopics(ctx, w.adm, widest, nil, outs...); err != nil {
 		return err
+	}
+	for topic, r := range rs.partials {
+		if err := ensureTopics(ctx, w.adm, counts[r.Schema.Topic], nil, topic); err != nil {
+			return err
+		}
+		outs = append(outs, topic)
 	}
 	compact := "compact"
 	for t, n := range counts {
@@ -202,6 +211,7 @@ func (w *worker) dropRevoked() {
 	w.mu.Unlock()
 	for _, k := range rev {
 		delete(w.tasks, k)
+		delete(w.combs, k)
 	}
 }
 
@@ -234,10 +244,16 @@ func (w *worker) loop(ctx context.Context) error {
 // txn processes one poll's records and commits outputs, state changes and
 // input offsets in one transaction.
 func (w *worker) txn(ctx context.Context, fs kgo.Fetches) error {
+	now := w.cfg.now()
+	if err := w.prepare(ctx, fs, now); err != nil {
+		if ctx.Err() != nil {
+			return nil // shutting down mid-restore
+		}
+		return err
+	}
 	if err := w.sess.Begin(); err != nil {
 		return fmt.Errorf("beginning transaction: %w", err)
 	}
-	now := w.cfg.now()
 	var (
 		n       int64
 		procErr error
@@ -245,6 +261,21 @@ func (w *worker) txn(ctx context.Context, fs kgo.Fetches) error {
 	)
 	fs.EachPartition(func(p kgo.FetchTopicPartition) {
 		if procErr != nil || crashed || len(p.Records) == 0 {
+			return
+		}
+		if r := w.rs.partials[p.Topic]; r != nil {
+			ct, err := w.combTask(ctx, tp{p.Topic, p.Partition}, r)
+			if err != nil {
+				procErr = err
+				return
+			}
+			for _, rec := range p.Records {
+				w.handlePartial(ct, rec)
+				if w.crash("mid-batch") {
+					crashed = true
+					return
+				}
+			}
 			return
 		}
 		pt, err := w.task(ctx, tp{p.Topic, p.Partition})
@@ -312,6 +343,42 @@ func (w *worker) txn(ctx context.Context, fs kgo.Fetches) error {
 	return w.rollback(ctx)
 }
 
+// prepare restores the state of every partition this poll brings (and of
+// partitions assigned but silent past the idle timeout) before the
+// transaction opens, so a long restore cannot run into its timeout.
+func (w *worker) prepare(ctx context.Context, fs kgo.Fetches, now time.Time) error {
+	var err error
+	fs.EachPartition(func(p kgo.FetchTopicPartition) {
+		if err != nil || len(p.Records) == 0 {
+			return
+		}
+		k := tp{p.Topic, p.Partition}
+		if r := w.rs.partials[p.Topic]; r != nil {
+			_, err = w.combTask(ctx, k, r)
+			return
+		}
+		_, err = w.task(ctx, k)
+	})
+	if err != nil || w.cfg.IdleTimeout <= 0 {
+		return err
+	}
+	// Partitions assigned but silent still need their restored windows closed.
+	w.mu.Lock()
+	var pending []tp
+	for k, at := range w.assigned {
+		if _, src := w.rs.byTopic[k.topic]; src && w.tasks[k] == nil && now.Sub(at) > w.cfg.IdleTimeout {
+			pending = append(pending, k)
+		}
+	}
+	w.mu.Unlock()
+	for _, k := range pending {
+		if _, err := w.task(ctx, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // crash is the tests' hook: it drops the client without ending the
 // transaction, as a killed process would.
 func (w *worker) crash(at string) bool {
@@ -345,6 +412,7 @@ func (w *worker) task(ctx context.Context, k tp) (*partTask, error) {
 	rules := w.rs.byTopic[k.topic]
 	pt := &partTask{tp: k, task: rule.NewTask(rules), codec: w.rs.codecs[k.topic], lastSeen: w.cfg.now()}
 	pt.task.TrackChanges()
+	pt.task.SendPartials()
 	if pt.codec != nil {
 		pt.rec = pt.codec.New()
 		pt.recVal = reflect.ValueOf(pt.rec).Elem()
@@ -359,22 +427,6 @@ func (w *worker) task(ctx context.Context, k tp) (*partTask, error) {
 // tick moves idle partitions' clocks, closes windows and writes the state
 // changes of this transaction to the changelog.
 func (w *worker) tick(ctx context.Context, now time.Time) error {
-	// Partitions assigned but silent still need their restored windows closed.
-	if w.cfg.IdleTimeout > 0 {
-		w.mu.Lock()
-		var pending []tp
-		for k, at := range w.assigned {
-			if w.tasks[k] == nil && now.Sub(at) > w.cfg.IdleTimeout {
-				pending = append(pending, k)
-			}
-		}
-		w.mu.Unlock()
-		for _, k := range pending {
-			if _, err := w.task(ctx, k); err != nil {
-				return err
-			}
-		}
-	}
 	var latest map[string]time.Time
 	for _, pt := range w.tasks {
 		if w.cfg.IdleTimeout > 0 && now.Sub(pt.lastSeen) > w.cfg.IdleTimeout {
@@ -395,8 +447,10 @@ func (w *worker) tick(ctx context.Context, now time.Time) error {
 		}
 		w.sink.part, w.sink.cur = pt.tp.part, nil
 		pt.task.Advance(&w.sink, now)
+		w.sendMarkers(pt)
 		w.writeChanges(pt)
 	}
+	w.tickCombiners()
 	w.gauges(now)
 	return nil
 }
@@ -427,6 +481,11 @@ func (w *worker) gauges(now time.Time) {
 						low = wm
 					}
 				}
+			}
+		}
+		for _, ct := range w.combs {
+			if ct.r == r {
+				size += ct.comb.Size()
 			}
 		}
 		w.m.stateSize.WithLabelValues(r.Name).Set(float64(size))
@@ -466,8 +525,8 @@ func (w *worker) committed(n int64) {
 // rollback drops all state after an aborted transaction and reads it back
 // from the changelog; the consumer rewinds to the committed offsets.
 func (w *worker) rollback(ctx context.Context) error {
-	old := w.tasks
-	w.tasks = map[tp]*partTask{}
+	old, oldCombs := w.tasks, w.combs
+	w.tasks, w.combs = map[tp]*partTask{}, map[tp]*combTask{}
 	w.sink.reset()
 	w.mu.Lock()
 	owned := make([]tp, 0, len(old))
@@ -476,9 +535,20 @@ func (w *worker) rollback(ctx context.Context) error {
 			owned = append(owned, k)
 		}
 	}
+	var ownedCombs []*combTask
+	for k, ct := range oldCombs {
+		if _, ok := w.assigned[k]; ok {
+			ownedCombs = append(ownedCombs, ct)
+		}
+	}
 	w.mu.Unlock()
 	for _, k := range owned {
 		if _, err := w.task(ctx, k); err != nil {
+			return err
+		}
+	}
+	for _, ct := range ownedCombs {
+		if _, err := w.combTask(ctx, ct.tp, ct.r); err != nil {
 			return err
 		}
 	}

@@ -19,6 +19,7 @@ type bucket struct {
 	group      []value
 	aggs       []aggState
 	dirty      bool // changed since the last changelog flush
+	flushed    bool // written to the changelog under its current key
 	early      bool // changed since the last early emission
 	removed    bool
 }
@@ -41,6 +42,7 @@ type Windows struct {
 	wmDirty  bool
 	early    time.Time
 	track    bool // keep the changes for a changelog (Changes)
+	partial  bool // closed windows go to a Combiner (PartialSink), not out
 	row      []byte
 }
 
@@ -223,12 +225,15 @@ func (w *Windows) addSession(ev *Eval, ts, wm int64) string {
 		}
 	}
 	target.start = min(target.start, ts)
-	if target.start != origStart && w.track {
+	if target.start != origStart && w.track && target.flushed {
 		w.gone = append(w.gone, stateKey(origStart, target.gkey)) // its changelog key moves with its start
+		target.flushed = false
 	}
 	target.end = max(target.end, ts+gap)
-	slices.SortFunc(keep, func(a, b *bucket) int { return int(sign(a.start - b.start)) })
-	w.sessions[target.gkey] = keep
+	if len(keep) != 1 || len(list) != 1 { // the common case, one session extended, needs neither
+		slices.SortFunc(keep, func(a, b *bucket) int { return int(sign(a.start - b.start)) })
+		w.sessions[target.gkey] = keep
+	}
 	w.nextEnd = min(w.nextEnd, target.end)
 	w.update(target, ev)
 	return ""
@@ -247,7 +252,7 @@ func sign(x int64) int64 {
 func (w *Windows) drop(b *bucket) {
 	b.removed = true
 	w.n--
-	if w.track {
+	if w.track && b.flushed { // never written: nothing to delete
 		w.gone = append(w.gone, w.stateKey(b))
 	}
 }
@@ -304,8 +309,13 @@ func (w *Windows) close(ev *Eval, s Sink, wm int64) {
 		}
 		return strings.Compare(a.gkey, b.gkey)
 	})
+	ps, partial := s.(PartialSink)
 	for _, b := range out {
 		w.drop(b)
+		if w.partial && partial {
+			ps.Partial(w.r, []byte(w.stateKey(b)), w.encodeBucket(b))
+			continue
+		}
 		w.emit(ev, s, b, true)
 	}
 }
@@ -453,6 +463,7 @@ func (w *Windows) Changes(put func(key string, val []byte), del func(key string)
 			continue
 		}
 		put(w.stateKey(b), w.encodeBucket(b))
+		b.flushed = true
 	}
 	w.dirty = w.dirty[:0]
 	if w.wmDirty {
@@ -474,6 +485,7 @@ func (w *Windows) Restore(key string, val []byte) error {
 	if err != nil {
 		return fmt.Errorf("rule %s: decoding state: %w", w.r.Name, err)
 	}
+	b.flushed = true
 	w.n++
 	if w.r.Window.Type == Session {
 		list := append(w.sessions[b.gkey], b)

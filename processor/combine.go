@@ -1,0 +1,148 @@
+package processor
+
+import (
+	"context"
+	"encoding/binary"
+	"math"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/processor/rule"
+)
+
+// Cross-partition windows (see rule/combine.go): a source partition's task
+// sends each closed tumbling or hopping window to the rule's partials topic
+// <group>.<rule>.partials, keyed by window and group, then a marker with its
+// watermark to every partition of that topic. The owner of a partials
+// partition merges what it reads and emits the rule's rows. Partials,
+// markers and the combiners' state changes are all in the transactions.
+
+const (
+	partialRecord = 'b'
+	markerRecord  = 'm'
+)
+
+type combTask struct {
+	tp   tp
+	r    *rule.Rule
+	comb *rule.Combiner
+}
+
+func (w *worker) partialsTopic(r *rule.Rule) string { return w.cfg.Group + "." + r.Name + ".partials" }
+
+// indexPartials maps each combining rule's partials topic to the rule.
+func (w *worker) indexPartials(rs *ruleSet) {
+	rs.partials = map[string]*rule.Rule{}
+	for _, r := range rs.all {
+		if r.Combines() {
+			rs.partials[w.partialsTopic(r)] = r
+		}
+	}
+}
+
+// Partial sends a closed window of the current source partition.
+func (s *txnSink) Partial(r *rule.Rule, key, state []byte) {
+	v := make([]byte, 0, 5+len(r.Hash)+len(state))
+	v = append(append(v, partialRecord), r.Hash...)
+	v = binary.BigEndian.AppendUint32(v, uint32(s.part))
+	v = append(v, state...)
+	s.produceInternal(&kgo.Record{Topic: s.w.partialsTopic(r), Key: key, Value: v}, -1)
+}
+
+// produceInternal produces a record of an internal topic (not counted as
+// output) to partition part, or by key when part < 0.
+func (s *txnSink) produceInternal(r *kgo.Record, part int32) {
+	if part < 0 {
+		n := max(s.w.nparts[r.Topic], 1)
+		tp := s.w.parters[r.Topic]
+		if tp == nil {
+			tp = keyPartitioner.ForTopic(r.Topic)
+			s.w.parters[r.Topic] = tp
+		}
+		part = int32(tp.Partition(r, int(n)))
+	}
+	r.Partition = part
+	s.w.sess.Produce(context.Background(), r, s.promise)
+}
+
+// sendMarkers tells every combiner of pt's combining rules how far pt's
+// watermark has come, after the partials Advance produced.
+func (w *worker) sendMarkers(pt *partTask) {
+	for i, win := range pt.task.Windows {
+		r := pt.task.Rules[i]
+		if win == nil || !r.Combines() {
+			continue
+		}
+		wm := win.WatermarkNanos()
+		if last, ok := pt.marked[r.Name]; wm == math.MinInt64 || (ok && wm <= last) {
+			continue
+		}
+		if pt.marked == nil {
+			pt.marked = map[string]int64{}
+		}
+		pt.marked[r.Name] = wm
+		topic := w.partialsTopic(r)
+		v := make([]byte, 0, 1+len(r.Hash)+12)
+		v = append(append(v, markerRecord), r.Hash...)
+		v = binary.BigEndian.AppendUint32(v, uint32(pt.tp.part))
+		v = binary.BigEndian.AppendUint64(v, uint64(wm))
+		for q := int32(0); q < w.nparts[topic]; q++ {
+			w.sink.produceInternal(&kgo.Record{Topic: topic, Value: v}, q)
+		}
+	}
+}
+
+// combTask returns the combiner of a partials partition, restored from the
+// changelog the first time.
+func (w *worker) combTask(ctx context.Context, k tp, r *rule.Rule) (*combTask, error) {
+	if ct := w.combs[k]; ct != nil {
+		return ct, nil
+	}
+	ct := &combTask{tp: k, r: r, comb: r.NewCombiner(int(w.srcN[r.Schema.Topic]))}
+	ct.comb.TrackChanges()
+	if err := w.restoreFrom(ctx, w.stateTopic(r.Schema.Topic), k.part, map[string]restorer{combKeyPrefix(r): ct.comb}); err != nil {
+		return nil, err
+	}
+	w.combs[k] = ct
+	return ct, nil
+}
+
+func combKeyPrefix(r *rule.Rule) string { return "c\x00" + stateKeyPrefix(r) }
+
+// handlePartial applies one record of a partials topic.
+func (w *worker) handlePartial(ct *combTask, rec *kgo.Record) {
+	v := rec.Value
+	h := ct.r.Hash
+	if len(v) < 1+len(h) || string(v[1:1+len(h)]) != h {
+		return // from an earlier definition of the rule
+	}
+	body := v[1+len(h):]
+	switch v[0] {
+	case partialRecord:
+		if len(body) < 4 {
+			return
+		}
+		if err := ct.comb.AddPartial(int(binary.BigEndian.Uint32(body)), body[4:]); err != nil {
+			w.log.Error("dropping a malformed partial", "rule", ct.r.Name, "err", err)
+		}
+	case markerRecord:
+		if len(body) == 12 {
+			ct.comb.Mark(int(binary.BigEndian.Uint32(body)), int64(binary.BigEndian.Uint64(body[4:])))
+		}
+	}
+}
+
+// tickCombiners emits the windows every partition has passed and writes
+// the combiners' state changes.
+func (w *worker) tickCombiners() {
+	for _, ct := range w.combs {
+		w.sink.part, w.sink.cur = ct.tp.part, nil
+		ct.comb.Advance(&w.sink)
+		topic, prefix := w.stateTopic(ct.r.Schema.Topic), combKeyPrefix(ct.r)
+		ct.comb.Changes(func(k string, v []byte) {
+			w.sink.produceState(topic, ct.tp.part, prefix+k, v)
+		}, func(k string) {
+			w.sink.produceState(topic, ct.tp.part, prefix+k, nil)
+		})
+	}
+}

@@ -1,0 +1,238 @@
+package rule
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Window results over all partitions. A tumbling or hopping window rule
+// computes each input partition's windows where the partition is read, then
+// sends each closed window's state (a partial) to a Combiner, which merges
+// the partials of all partitions and emits one row per window and group
+// once every partition's watermark has passed the window's end. Every
+// partition reports its watermark with markers written after its partials,
+// so a combiner has all of a partition's partials for a window before that
+// partition's marker passes the window: results do not depend on timing.
+// Session windows stay per partition: a session is one key's, and the
+// topic's key keeps a key's events in one partition.
+
+// PartialSink receives the closed windows of a rule that Combines.
+type PartialSink interface {
+	Partial(r *Rule, key, state []byte)
+}
+
+// Combines says whether the rule's windows are merged across partitions:
+// tumbling and hopping windows without early emission, unless a group
+// column is the schema's record key (then every group lives in one
+// partition and its per-partition result is already complete).
+func (r *Rule) Combines() bool {
+	return r.Window != nil && r.Window.Type != Session && r.Window.EmitEvery == 0 && !r.groupedByKey()
+}
+
+func (r *Rule) groupedByKey() bool {
+	if r.Schema.Key == "" {
+		return false
+	}
+	for i := range r.groups {
+		if r.groups[i].src != nil && r.groups[i].src == r.Schema.Column(r.Schema.Key) {
+			return true
+		}
+	}
+	return false
+}
+
+// SendPartials makes the task send closed windows of combining rules to
+// its sink's Partial instead of emitting them.
+func (t *Task) SendPartials() {
+	for i, w := range t.Windows {
+		if w != nil && t.Rules[i].Combines() {
+			w.partial = true
+		}
+	}
+}
+
+// WatermarkNanos is the state's watermark in Unix nanoseconds
+// (math.MinInt64 before any event).
+func (w *Windows) WatermarkNanos() int64 { return w.wm() }
+
+// Combiner merges one rule's partials from n input partitions. It keeps
+// each partition's partial apart until the window is emitted and then
+// merges them in partition order, so float sums come out the same
+// whatever order the partials arrived in.
+type Combiner struct {
+	r       *Rule
+	w       *Windows // emission (having, row encoding)
+	parts   map[int64]map[string]map[int]*bucket
+	n       int
+	wms     []int64 // per input partition
+	ev      Eval
+	track   bool
+	puts    map[string]*bucket
+	dels    map[string]bool
+	wmDirty bool
+}
+
+// NewCombiner returns an empty combiner for n input partitions.
+func (r *Rule) NewCombiner(n int) *Combiner {
+	c := &Combiner{r: r, w: r.NewWindows(), parts: map[int64]map[string]map[int]*bucket{}, wms: make([]int64, n)}
+	for i := range c.wms {
+		c.wms[i] = math.MinInt64
+	}
+	return c
+}
+
+// Rule is the combiner's rule.
+func (c *Combiner) Rule() *Rule { return c.r }
+
+// TrackChanges turns on change tracking for Changes.
+func (c *Combiner) TrackChanges() {
+	c.track, c.puts, c.dels = true, map[string]*bucket{}, map[string]bool{}
+}
+
+// Size is the number of partials held.
+func (c *Combiner) Size() int { return c.n }
+
+func partialKey(start int64, gkey string, part int) string {
+	return stateKey(start, gkey) + "\x00" + strconv.Itoa(part)
+}
+
+// AddPartial stores input partition part's state of one closed window.
+func (c *Combiner) AddPartial(part int, state []byte) error {
+	b, err := c.w.decodeBucket(state)
+	if err != nil {
+		return fmt.Errorf("rule %s: partial: %w", c.r.Name, err)
+	}
+	c.put(part, b)
+	if c.track {
+		k := partialKey(b.start, b.gkey, part)
+		c.puts[k] = b
+		delete(c.dels, k)
+	}
+	return nil
+}
+
+func (c *Combiner) put(part int, b *bucket) {
+	groups := c.parts[b.start]
+	if groups == nil {
+		groups = map[string]map[int]*bucket{}
+		c.parts[b.start] = groups
+	}
+	ps := groups[b.gkey]
+	if ps == nil {
+		ps = map[int]*bucket{}
+		groups[b.gkey] = ps
+	}
+	if _, dup := ps[part]; !dup {
+		c.n++
+	}
+	ps[part] = b
+}
+
+// Mark records that input partition part's watermark reached wm.
+func (c *Combiner) Mark(part int, wm int64) {
+	if part >= 0 && part < len(c.wms) && wm > c.wms[part] {
+		c.wms[part] = wm
+		c.wmDirty = true
+	}
+}
+
+// Advance emits the windows every partition's watermark has passed.
+func (c *Combiner) Advance(s Sink) {
+	low := int64(math.MaxInt64)
+	for _, wm := range c.wms {
+		low = min(low, wm)
+	}
+	if low == math.MinInt64 {
+		return
+	}
+	size := int64(c.r.Window.Size)
+	var starts []int64
+	for start := range c.parts {
+		if start+size <= low {
+			starts = append(starts, start)
+		}
+	}
+	slices.Sort(starts)
+	for _, start := range starts {
+		groups := c.parts[start]
+		gkeys := make([]string, 0, len(groups))
+		for g := range groups {
+			gkeys = append(gkeys, g)
+		}
+		slices.Sort(gkeys)
+		for _, g := range gkeys {
+			ps := groups[g]
+			order := make([]int, 0, len(ps))
+			for p := range ps {
+				order = append(order, p)
+			}
+			slices.Sort(order)
+			first := ps[order[0]]
+			merged := &bucket{start: first.start, end: first.end, gkey: first.gkey, group: first.group, aggs: make([]aggState, len(c.r.aggs))}
+			for _, p := range order {
+				for i := range c.r.aggs {
+					c.r.aggs[i].merge(&merged.aggs[i], &ps[p].aggs[i], c.r.Window.DistinctExact)
+				}
+				c.n--
+				if c.track {
+					k := partialKey(start, g, p)
+					if _, pending := c.puts[k]; pending {
+						delete(c.puts, k) // stored and emitted in one transaction: never written
+					} else {
+						c.dels[k] = true
+					}
+				}
+			}
+			c.w.emit(&c.ev, s, merged, true)
+		}
+		delete(c.parts, start)
+	}
+}
+
+// Changes reports the partials stored or emitted since the last call and
+// the partition watermarks ("m<partition>").
+func (c *Combiner) Changes(put func(key string, val []byte), del func(key string)) {
+	for k := range c.dels {
+		del(k)
+	}
+	for k, b := range c.puts {
+		put(k, c.w.encodeBucket(b))
+	}
+	clear(c.dels)
+	clear(c.puts)
+	if c.wmDirty {
+		c.wmDirty = false
+		for p, wm := range c.wms {
+			if wm != math.MinInt64 {
+				put("m"+strconv.Itoa(p), binary.BigEndian.AppendUint64(nil, uint64(wm)))
+			}
+		}
+	}
+}
+
+// Restore loads one live changelog entry.
+func (c *Combiner) Restore(key string, val []byte) error {
+	if rest, ok := strings.CutPrefix(key, "m"); ok {
+		p, err := strconv.Atoi(rest)
+		if err != nil || len(val) != 8 {
+			return fmt.Errorf("rule %s: bad combiner watermark entry", c.r.Name)
+		}
+		c.Mark(p, int64(binary.BigEndian.Uint64(val)))
+		return nil
+	}
+	i := strings.LastIndexByte(key, 0)
+	part, err := strconv.Atoi(key[i+1:])
+	if i < 0 || err != nil {
+		return fmt.Errorf("rule %s: bad combiner entry", c.r.Name)
+	}
+	b, err := c.w.decodeBucket(val)
+	if err != nil {
+		return fmt.Errorf("rule %s: decoding combiner state: %w", c.r.Name, err)
+	}
+	c.put(part, b)
+	return nil
+}

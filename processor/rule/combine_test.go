@@ -1,0 +1,99 @@
+package rule
+
+import (
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+type partialCollect struct {
+	collect
+	part     int
+	partials []partialRec
+}
+
+type partialRec struct {
+	part  int
+	state []byte
+}
+
+func (c *partialCollect) Partial(_ *Rule, _, state []byte) {
+	c.partials = append(c.partials, partialRec{c.part, slices.Clone(state)})
+}
+
+// TestCombinerMergesPartitions: windows computed per partition and merged
+// by a combiner give the rows of one pass over all events, in whatever
+// order the partials arrive.
+func TestCombinerMergesPartitions(t *testing.T) {
+	r := mustRule(t, "window: {type: hopping, size: 2m, every: 1m}\ngroup_by: [event_name]\naggregate: {n: count(), s: sum(additional_data.price), d: count_distinct(user_id), lo: min(additional_data.price)}\nhaving: n > 1\n")
+	rng := rand.New(rand.NewPCG(1, 2))
+	names := []string{"Search", "Purchase"}
+	var all []in
+	parts := make([][]in, 3)
+	for p := range parts {
+		for i := 0; i < 60; i++ {
+			e := in{at: time.Duration(i*7 + p).String(), user: string(rune('a' + rng.IntN(5))), name: names[rng.IntN(2)], price: float64(rng.IntN(1000)) / 4} // exact in binary: sums do not depend on order
+			d := time.Duration(i*7+p) * time.Second
+			e.at = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(d).Format("15:04:05")
+			parts[p] = append(parts[p], e)
+			all = append(all, e)
+		}
+	}
+	slices.SortStableFunc(all, func(a, b in) int { return strings.Compare(a.at, b.at) })
+	want := feed(t, r, all, true).rows
+
+	var partials []partialRec
+	for p, evs := range parts {
+		task, c := NewTask([]*Rule{r}), &partialCollect{part: p}
+		task.SendPartials()
+		for _, e := range evs {
+			raw, rec, err := r.TestEvent(e.event())
+			if err != nil {
+				t.Fatal(err)
+			}
+			task.Process(rec, r.Codec.EventTime(rec), raw, nil, c)
+			task.Advance(c, time.Time{})
+		}
+		task.Flush(c)
+		if len(c.rows) != 0 {
+			t.Fatal("a combining rule emitted rows itself")
+		}
+		partials = append(partials, c.partials...)
+	}
+	for round := 0; round < 3; round++ {
+		rng.Shuffle(len(partials), func(i, j int) { partials[i], partials[j] = partials[j], partials[i] })
+		comb, out := r.NewCombiner(len(parts)), &collect{}
+		for i, p := range partials {
+			if err := comb.AddPartial(p.part, p.state); err != nil {
+				t.Fatal(err)
+			}
+			if i == len(partials)/2 {
+				comb.Advance(out) // no watermarks yet: nothing may come out
+			}
+		}
+		if len(out.rows) != 0 {
+			t.Fatal("emitted before every partition's watermark passed")
+		}
+		for p := range parts {
+			comb.Mark(p, time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+		}
+		comb.Advance(out)
+		if !slices.Equal(out.rows, want) {
+			t.Fatalf("round %d:\ncombined %s\nwant     %s", round, strings.Join(out.rows, "\n         "), strings.Join(want, "\n         "))
+		}
+	}
+}
+
+func TestGroupingByTheRecordKeySkipsTheCombiner(t *testing.T) {
+	if r := mustRule(t, "window: {type: tumbling, size: 1m}\ngroup_by: [user_id]\naggregate: {n: count()}\n"); r.Combines() {
+		t.Error("grouped by user_id (the key) but combines")
+	}
+	if r := mustRule(t, "window: {type: tumbling, size: 1m}\ngroup_by: [event_name]\naggregate: {n: count()}\n"); !r.Combines() {
+		t.Error("grouped by event_name but does not combine")
+	}
+	if r := mustRule(t, "window: {type: session, gap: 1m}\ngroup_by: [event_name]\naggregate: {n: count()}\n"); r.Combines() {
+		t.Error("a session rule combines")
+	}
+}
