@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/expr-lang/expr/vm"
 	json "github.com/goccy/go-json"
 )
 
@@ -352,4 +353,60 @@ func TestSQLShippedFilesLoad(t *testing.T) {
 			t.Error(err)
 		}
 	}
+}
+
+// Each shipped YAML rule and its SQL twin compile to the same expr
+// programs, instruction for instruction: the reason a SQL rule runs at the
+// speed of its YAML twin (BenchmarkTwins in rules/ measures both).
+func TestSQLTwinsCompileToSamePrograms(t *testing.T) {
+	yamlRules, err := LoadDir("../../rules", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlRules, err := LoadDir("../../rules/sql", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	twins := map[string]*Rule{}
+	for _, r := range sqlRules {
+		twins[r.Name] = r
+	}
+	n := 0
+	for _, y := range yamlRules {
+		s := twins[y.Name]
+		if filepath.Ext(y.Spec.File) != ".yaml" || s == nil {
+			continue
+		}
+		n++
+		if a, b := programs(y), programs(s); a != b {
+			t.Errorf("%s: programs differ\nyaml:\n%s\nsql:\n%s", y.Name, a, b)
+		}
+	}
+	if n < 6 {
+		t.Errorf("only %d twins compared", n)
+	}
+}
+
+func programs(r *Rule) string {
+	var b strings.Builder
+	dis := func(what string, p *vm.Program) {
+		if p != nil {
+			b.WriteString(what + ":\n" + p.Disassemble())
+		}
+	}
+	dis("where", r.where)
+	dis("having", r.having)
+	for _, c := range r.sel {
+		dis("select "+c.name, c.prog)
+	}
+	for _, c := range r.groups {
+		dis("group "+c.name, c.prog)
+	}
+	for _, a := range r.aggs {
+		b.WriteString("agg " + a.name + " " + a.fn + "\n")
+		if a.arg != nil {
+			dis("arg", a.arg.prog)
+		}
+	}
+	return b.String()
 }
