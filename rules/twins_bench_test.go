@@ -20,7 +20,7 @@ import (
 func BenchmarkTwins(b *testing.B) {
 	yamlRules := loadRules(b, ".", ".yaml")
 	sqlRules := loadRules(b, "sql", ".sql")
-	inputs := map[string][]byte{"clickstream": clickstreamEvents(200000), "beer_clicks": beerEvents(200000)}
+	inputs := map[string][]byte{"clickstream": clickstreamEvents(100000), "beer_clicks": beerEvents(100000)}
 	var names []string
 	for n := range yamlRules {
 		names = append(names, n)
