@@ -81,7 +81,7 @@ func TestSQLRuleHotReload(t *testing.T) {
 	if n := gathered(t, reg, "sluice_process_rules_loaded"); n != 1 {
 		t.Fatalf("%v rules loaded after the delete, want 1", n)
 	}
-	batch(4, 0) // removed: no more outputs
+	batch(4, 0)             // removed: no more outputs
 	time.Sleep(time.Second) // a transaction's worth of time for any stray output
 	if n := len(readCommitted(t, b, "out.views")); n != want {
 		t.Fatalf("%d outputs after the rule was deleted, want %d", n, want)
