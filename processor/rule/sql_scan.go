@@ -171,13 +171,12 @@ func blank(b []byte, from, to int) {
 //   - CREATE [OR REPLACE] STREAM|TABLE ... ; (declarations; the schema file
 //     declares the stream) -> blank
 //   - STEP(x BY i), FLOOR(x TO unit)      -> STEP(x , i), FLOOR(x , unit)
-//
-// It returns where the pump named itself, if any.
 func normalize(b []byte, toks []token) {
 	for i := 0; i < len(toks); i++ {
 		t := toks[i]
 		switch {
-		case t.is("select") && i+1 < len(toks) && toks[i+1].is("stream"):
+		case t.is("select") && i+2 < len(toks) && toks[i+1].is("stream") && !toks[i+2].op(",") && !toks[i+2].is("from", "as"):
+			// (SELECT stream FROM ... reads a column named stream.)
 			blank(b, toks[i+1].start, toks[i+1].end)
 		case t.is("create"):
 			j := i + 1

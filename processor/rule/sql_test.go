@@ -410,3 +410,18 @@ func programs(r *Rule) string {
 	}
 	return b.String()
 }
+
+// BenchmarkSQLLoad measures loading (parse, translate, compile) one SQL rule.
+func BenchmarkSQLLoad(b *testing.B) {
+	data, err := os.ReadFile("../../rules/sql/abandoned_carts.sql")
+	if err != nil {
+		b.Fatal(err)
+	}
+	schemas := builtins(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := Load("abandoned_carts.sql", data, schemas); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
