@@ -729,8 +729,11 @@ func (f *sqlFile) aggCall(x *nodes.FuncCall, t *token) (Agg, []anchor, error) {
 	}
 	if name == "count" {
 		// COUNT(x) counts rows where x is not null: the same as COUNT(*)
-		// for a column the schema requires.
+		// for a column the schema requires, or a constant (COUNT(1)).
 		if c := lookupColumn(f.sc.Columns, b.String()); c != nil && !c.Optional {
+			return Agg{Func: "count"}, nil, nil
+		}
+		if c, ok := args[0].(*nodes.A_Const); ok && !c.Isnull {
 			return Agg{Func: "count"}, nil, nil
 		}
 		return Agg{}, nil, f.errAt(t, fmt.Sprintf("COUNT(%s) over a value that may be null is not supported yet; use COUNT(*) with WHERE ... IS NOT NULL", b.String()))

@@ -238,8 +238,7 @@ func (f *sqlFile) windowQuery(sel *nodes.SelectStmt, targets []nodes.Node, start
 			f.seek(gstarts[i])
 		}
 		first := f.cur()
-		if gset, ok := g.(*nodes.GroupingSet); ok {
-			_ = gset
+		if _, ok := g.(*nodes.GroupingSet); ok {
 			return f.errAt(first, "GROUPING SETS, CUBE and ROLLUP are not supported")
 		}
 		if fc, ok := g.(*nodes.FuncCall); ok {

@@ -171,6 +171,7 @@ func blank(b []byte, from, to int) {
 //   - CREATE [OR REPLACE] STREAM|TABLE ... ; (declarations; the schema file
 //     declares the stream) -> blank
 //   - STEP(x BY i), FLOOR(x TO unit)      -> STEP(x , i), FLOOR(x , unit)
+//   - Flink: `name` -> "name", INTERVAL '5' MINUTES -> INTERVAL '5' MINUTE
 func normalize(b []byte, toks []token) {
 	for i := 0; i < len(toks); i++ {
 		t := toks[i]
@@ -210,6 +211,12 @@ func normalize(b []byte, toks []token) {
 				blank(b, t.start, toks[end].end)
 				i = end
 			}
+		case t.op("`"):
+			// Flink quotes identifiers with backticks.
+			b[t.start] = '"'
+		case t.is("seconds", "minutes", "hours", "days") && i >= 2 && toks[i-1].kind == tString && toks[i-2].is("interval"):
+			// Flink's INTERVAL '5' MINUTES: drop the plural s.
+			b[t.end-1] = ' '
 		case t.is("step", "floor") && i+1 < len(toks) && toks[i+1].op("("):
 			depth := 0
 			for k := i + 1; k < len(toks); k++ {

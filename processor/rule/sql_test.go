@@ -42,6 +42,11 @@ func TestSQLTranslatesExpressions(t *testing.T) {
 		{`ROWTIME IS NOT NULL AND additional_data.price * 2 - 1 >= -5`, `((timestamp != nil) && (((additional_data.price * 2) - 1) >= -5))`},
 		{`event_name || '!' = 'Search!' AND TRUE`, `(((event_name + "!") == "Search!") && true)`},
 		{`event_name IS DISTINCT FROM 'x'`, `(event_name != "x")`},
+		{"`event_name` = 'x' AND additional_data.price > abs(-1)", `((event_name == "x") && (additional_data.price > abs(-1)))`},
+		{`ceil(additional_data.price) > round(additional_data.percent_viewed) AND trim(user_id) = 'a'`, `((ceil(additional_data.price) > round(additional_data.percent_viewed)) && (trim(user_id) == "a"))`},
+		{`GREATEST(additional_data.price, 1) > LEAST(additional_data.percent_viewed, 2) AND char_length(user_id) > 1`, `((max(additional_data.price, 1) > min(additional_data.percent_viewed, 2)) && (len(user_id) > 1))`},
+		{`(additional_data.time_on_data > 5) IS TRUE AND 't'::boolean`, `(((additional_data.time_on_data > 5) == true) && true)`},
+		{`CAST(additional_data.price AS DOUBLE PRECISION) > 1 AND CAST(additional_data.product_id AS VARCHAR) = '1'`, `((float(additional_data.price) > 1) && (string(additional_data.product_id) == "1"))`},
 	}
 	for _, c := range cases {
 		r, err := loadSQL(t, "-- output: out\nSELECT * FROM clickstream s WHERE "+c.where)
@@ -105,6 +110,8 @@ func TestSQLWindowsAndAggregates(t *testing.T) {
 		{`HOP(ROWTIME, INTERVAL '1' MINUTE, INTERVAL '1' HOUR)`, WindowSpec{Type: Hopping, Every: time.Minute, Size: time.Hour}},
 		{`SESSION(ROWTIME, INTERVAL '30' MINUTE)`, WindowSpec{Type: Session, Gap: 30 * time.Minute}},
 		{`TUMBLE(ROWTIME, INTERVAL '1' DAY)`, WindowSpec{Type: Tumbling, Size: 24 * time.Hour}},
+		{"TUMBLE(`timestamp`, INTERVAL '5' MINUTES)", WindowSpec{Type: Tumbling, Size: 5 * time.Minute}},
+		{`TUMBLE(ROWTIME, INTERVAL '0.5' SECOND)`, WindowSpec{Type: Tumbling, Size: 500 * time.Millisecond}},
 	}
 	for _, c := range cases {
 		src := "-- output: out\n-- allowed_lateness: 5 seconds\nSELECT event_name AS kind, COUNT(*) AS n FROM clickstream s GROUP BY " + c.group + ", event_name"
@@ -124,7 +131,7 @@ func TestSQLWindowsAndAggregates(t *testing.T) {
 
 	r, err := loadSQL(t, `-- output: out
 SELECT TUMBLE_START(ROWTIME, INTERVAL '1' MINUTE), additional_data.product_id AS product,
-  COUNT(*) AS n, COUNT(DISTINCT user_id) AS users, SUM(additional_data.price) AS revenue,
+  COUNT(1) AS n, COUNT(DISTINCT user_id) AS users, SUM(additional_data.price) AS revenue,
   MIN(additional_data.price) AS lo, MAX(additional_data.price) AS hi, AVG(additional_data.percent_viewed) AS viewed,
   TUMBLE_END(ROWTIME, INTERVAL '1' MINUTE) AS window_end
 FROM clickstream
@@ -423,5 +430,37 @@ func BenchmarkSQLLoad(b *testing.B) {
 		if _, err := Load("abandoned_carts.sql", data, schemas); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestSQLOutputAndDirectives(t *testing.T) {
+	for src, want := range map[string]string{
+		"INSERT INTO clickstream.views SELECT * FROM clickstream":                  "clickstream.views",
+		`INSERT INTO "a.b" SELECT * FROM clickstream`:                              "a.b",
+		"-- output: x\nINSERT INTO y SELECT * FROM clickstream":                    "x",
+		"-- output: x.y\n-- name: n\n-- description: d\nSELECT * FROM clickstream": "x.y",
+	} {
+		r, err := loadSQL(t, src)
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		if r.Output != want {
+			t.Errorf("%s: output %q, want %q", src, r.Output, want)
+		}
+	}
+	r, err := loadSQL(t, `-- output: o
+-- emit_every: 10 seconds
+-- distinct_exact: 50
+-- allowed_lateness: 1m
+SELECT COUNT(DISTINCT user_id) AS users FROM clickstream GROUP BY TUMBLE(ROWTIME, INTERVAL '1' HOUR) HAVING final OR users > 10`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := r.Window
+	if w.EmitEvery != 10*time.Second || w.DistinctExact != 50 || w.AllowedLateness != time.Minute {
+		t.Errorf("window %+v", *w)
+	}
+	if r.Spec.Having.Text != "(final || (users > 10))" {
+		t.Errorf("having %s", r.Spec.Having.Text)
 	}
 }
