@@ -79,7 +79,7 @@ func (f *sqlFile) query(sel *nodes.SelectStmt, dirs map[string]directive, schema
 	// WHERE.
 	if sel.WhereClause != nil {
 		f.seek(whereAt + 1)
-		f.loc.pos["$.where"] = f.toks[whereAt+1].start
+		f.loc.pos["$.where"] = f.cur().start
 		var b exprBuf
 		if err := f.expr(sel.WhereClause, &b, modeRow); err != nil {
 			return err
@@ -386,7 +386,7 @@ func (f *sqlFile) windowQuery(sel *nodes.SelectStmt, targets []nodes.Node, start
 
 	if sel.HavingClause != nil {
 		f.seek(havingAt + 1)
-		f.loc.pos["$.having"] = f.toks[havingAt+1].start
+		f.loc.pos["$.having"] = f.cur().start
 		var b exprBuf
 		if err := f.expr(sel.HavingClause, &b, modeHaving); err != nil {
 			return err
