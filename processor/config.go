@@ -23,7 +23,7 @@ import (
 // Config configures the processor.
 type Config struct {
 	Kafka kclient.Config
-	// RulesDir holds the rule files (*.yaml), one rule per file.
+	// RulesDir holds the rule files (*.yaml, *.sql), one rule per file.
 	RulesDir string
 	// Schemas the rules may name as source, by schema name; nil: the built-ins.
 	Schemas map[string]*schema.Schema

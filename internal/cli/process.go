@@ -50,7 +50,7 @@ Rule file reference: docs/processor.md.`,
 	}
 	f := c.Flags()
 	cfg.Kafka.AddFlags(f)
-	f.StringVar(&cfg.RulesDir, "rules", "rules", "directory of rule files (*.yaml), watched for changes")
+	f.StringVar(&cfg.RulesDir, "rules", "rules", "directory of rule files (*.yaml, *.sql), watched for changes")
 	f.StringVar(&cfg.Group, "group", "sluice-process", "consumer group; workers of one group share the source partitions")
 	f.StringVar(&cfg.InstanceID, "instance-id", "", "this worker's stable, unique name in the group (default: the host name); the transactional ID is GROUP-INSTANCE")
 	f.StringVar(&cfg.DeadLetterTopic, "dead-letter-topic", "sluice.dead-letter", "topic for undecodable or schema-invalid events")
