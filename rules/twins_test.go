@@ -33,6 +33,14 @@ func TestSQLTwinsMatchYAMLRules(t *testing.T) {
 			continue
 		}
 		t.Run(name, func(t *testing.T) {
+			if len(s.Spec.Tests) == 0 {
+				t.Errorf("%s: a twin needs inline tests", s.Spec.File)
+			}
+			for _, res := range s.RunTests() {
+				if !res.Passed() {
+					t.Errorf("%s: %s: %s", res.At, res.Name, res.Fail)
+				}
+			}
 			if s.Source != y.Source || s.Output != y.Output || s.IsFilter() != y.IsFilter() {
 				t.Fatalf("twin differs: source %s/%s, output %s/%s", s.Source, y.Source, s.Output, y.Output)
 			}
