@@ -20,7 +20,7 @@ import (
 func BenchmarkTwins(b *testing.B) {
 	yamlRules := loadRules(b, ".", ".yaml")
 	sqlRules := loadRules(b, "sql", ".sql")
-	inputs := map[string][]byte{"clickstream": clickstreamEvents(100000), "beer_clicks": beerEvents(100000)}
+	inputs := map[string][]byte{"clickstream": generated(b, "clickstream", 100000), "beer_clicks": generated(b, "beer_clicks", 100000)}
 	var names []string
 	for n := range yamlRules {
 		names = append(names, n)

@@ -3,15 +3,16 @@ package rules_test
 import (
 	"bytes"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/fixtures"
 	"github.com/sluicehq/sluice/processor"
 	"github.com/sluicehq/sluice/processor/rule"
+	"github.com/sluicehq/sluice/producer"
 	"github.com/sluicehq/sluice/schema"
 )
 
@@ -25,7 +26,7 @@ func TestSQLTwinsMatchYAMLRules(t *testing.T) {
 	if len(sqlRules) != len(yamlRules) {
 		t.Errorf("%d YAML rules but %d SQL twins in sql/: every shipped YAML rule needs a twin", len(yamlRules), len(sqlRules))
 	}
-	inputs := map[string][]byte{"clickstream": clickstreamEvents(20000), "beer_clicks": beerEvents(20000)}
+	inputs := map[string][]byte{"clickstream": generated(t, "clickstream", 20000), "beer_clicks": generated(t, "beer_clicks", 20000)}
 	for name, y := range yamlRules {
 		s, ok := sqlRules[name]
 		if !ok {
@@ -47,26 +48,36 @@ func TestSQLTwinsMatchYAMLRules(t *testing.T) {
 			if y.Window != nil && *y.Window != *s.Window {
 				t.Fatalf("window differs: yaml %+v, sql %+v", *y.Window, *s.Window)
 			}
-			in := inputs[y.Source]
-			want := backtest(t, y, in)
-			got := backtest(t, s, in)
-			if len(want) < 10 {
-				t.Fatalf("only %d outputs from the YAML rule: the input does not exercise it", len(want))
-			}
-			t.Logf("%d outputs", len(want))
-			if len(got) != len(want) {
-				t.Fatalf("SQL twin produced %d outputs, YAML rule %d", len(got), len(want))
-			}
-			for i := range want {
-				if got[i] != want[i] {
-					t.Fatalf("output %d differs:\n yaml: %s\n  sql: %s", i, want[i], got[i])
-				}
+			sameOutputs(t, y, s, inputs[y.Source], 10)
+			if y.Source == "beer_clicks" {
+				// Real data from the field too: the Firehose object.
+				sameOutputs(t, y, s, fixtures.FirehoseObject(), 1)
 			}
 			yo, so := y.OutputSchema(), s.OutputSchema()
 			if cols(yo.Columns) != cols(so.Columns) || yo.EventTime != so.EventTime {
 				t.Errorf("output schemas differ:\n yaml: %s %s\n  sql: %s %s", cols(yo.Columns), yo.EventTime, cols(so.Columns), so.EventTime)
 			}
 		})
+	}
+}
+
+// sameOutputs requires the twins to write the same keys and bytes, in the
+// same order, and the YAML rule to write at least min records.
+func sameOutputs(t *testing.T, y, s *rule.Rule, in []byte, min int) {
+	t.Helper()
+	want := backtest(t, y, in)
+	got := backtest(t, s, in)
+	t.Logf("%d outputs", len(want))
+	if len(want) < min {
+		t.Fatalf("only %d outputs from the YAML rule: the input does not exercise it", len(want))
+	}
+	if len(got) != len(want) {
+		t.Fatalf("SQL twin produced %d outputs, YAML rule %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("output %d differs:\n yaml: %s\n  sql: %s", i, want[i], got[i])
+		}
 	}
 }
 
@@ -111,52 +122,29 @@ func backtest(t testing.TB, r *rule.Rule, in []byte) []string {
 	return out
 }
 
-// jittered returns n event times about half a second apart on average, each moved
-// back by up to 90s now and then, so that windows see out-of-order and late
-// events.
-func jittered(rng *rand.Rand, n int) []time.Time {
-	ts := time.Date(2024, 4, 23, 10, 0, 0, 0, time.UTC)
-	out := make([]time.Time, n)
-	for i := range out {
-		ts = ts.Add(time.Duration(rng.IntN(1000)) * time.Millisecond)
-		e := ts
-		if rng.IntN(20) == 0 {
-			e = e.Add(-time.Duration(rng.IntN(90_000)) * time.Millisecond)
-		}
-		out[i] = e
+// generated returns n events of a schema from the product's generator (the
+// events `sluice produce` sends): reproducible, half a second apart, a zipf
+// user pool (busy users whose sessions never end, occasional ones whose
+// sessions do), and 5% of events up to 90 s late, so windows see
+// out-of-order and late events.
+func generated(t testing.TB, name string, n int) []byte {
+	t.Helper()
+	sc, err := schema.Resolve(name)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
-}
-
-func clickstreamEvents(n int) []byte {
-	rng := rand.New(rand.NewPCG(7, 8))
-	names := []string{"Search", "ViewContent", "AddToCart", "Purchase"}
-	var b bytes.Buffer
-	for i, ts := range jittered(rng, n) {
-		// Busy users whose sessions never end, and many occasional ones
-		// whose sessions do.
-		user := rng.IntN(40)
-		if rng.IntN(10) == 0 {
-			user = 1000 + rng.IntN(300)
-		}
-		fmt.Fprintf(&b, `{"timestamp": %q, "user_id": "%d", "pixel_id": "px", "click_id": "c%d", "insertion_timestamp": %q, "event_name": %q, "user_ip": "203.0.113.7", "additional_data": {"time_on_data": %d, "percent_viewed": %g, "product_id": %d, "price": %g}}`+"\n",
-			ts.Format("2006-01-02 15:04:05.000000"), user, i, ts.Format("2006-01-02 15:04:05.000000"), names[rng.IntN(4)],
-			rng.IntN(300), float64(rng.IntN(1001))/10, 100000+rng.IntN(8), float64(rng.IntN(100000))/100)
+	src, err := producer.NewEventSource(producer.GenConfig{Schema: sc, Seed: 7,
+		Start: time.Date(2024, 4, 23, 10, 0, 0, 0, time.UTC), Interval: 500 * time.Millisecond,
+		Users: 300, UserDist: "zipf", LateFraction: 0.05, MaxDelay: 90 * time.Second})
+	if err != nil {
+		t.Fatal(err)
 	}
-	return b.Bytes()
-}
-
-func beerEvents(n int) []byte {
-	rng := rand.New(rand.NewPCG(9, 10))
-	devices := []string{"mobile", "tablet", "computer"}
-	kinds := []string{"beer_vitrine_nav", "beer_products", "beer_product_detail", "beer_selection", "beer_cart", "beer_checkout"}
-	var b bytes.Buffer
-	for _, ts := range jittered(rng, n) {
-		// Firehose style: concatenated objects, no newline.
-		fmt.Fprintf(&b, `{"user_id": %d, "device_id": %q, "client_event": %q, "client_timestamp": %q}`,
-			rng.IntN(60), devices[rng.IntN(3)], kinds[rng.IntN(6)], ts.Format("2006-01-02T15:04:05.999999"))
+	var b []byte
+	for i := 0; i < n; i++ {
+		b, _ = src.Append(b)
+		b = append(b, '\n')
 	}
-	return b.Bytes()
+	return b
 }
 
 // The KDA rule shipped in this directory runs the retired service's query
@@ -177,7 +165,7 @@ func TestKDAQueryShippedVerbatim(t *testing.T) {
 	}
 	// Same events as high_intent_views, with the KDA column names.
 	hi := loadRules(t, ".", ".yaml")["high_intent_views"]
-	in := clickstreamEvents(5000)
+	in := generated(t, "clickstream", 5000)
 	got, want := backtest(t, kr, in), backtest(t, hi, in)
 	if len(got) != len(want) || len(got) < 10 {
 		t.Fatalf("KDA rule: %d outputs, high_intent_views: %d", len(got), len(want))
