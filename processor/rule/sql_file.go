@@ -12,7 +12,6 @@ import (
 	"github.com/pgplex/pgparser/nodes"
 	"github.com/pgplex/pgparser/parser"
 
-	"github.com/sluicehq/sluice/internal/yamlfile"
 	"github.com/sluicehq/sluice/schema"
 )
 
@@ -38,65 +37,6 @@ type sqlFile struct {
 	loc     *sqlLoc
 	// outNames are the names HAVING may use.
 	outNames map[string]bool
-}
-
-// sqlLoc positions errors in a SQL rule file: every Spec path the front end
-// hands out is recorded with its byte offset and, for expressions, the
-// anchors that map expr columns back to SQL tokens.
-type sqlLoc struct {
-	file    string
-	lines   lines
-	pos     map[string]int
-	anchors map[string][]anchor
-	tests   *yamlfile.Doc
-}
-
-func (l *sqlLoc) at(off int, msg string) *yamlfile.Error {
-	line, col := l.lines.pos(off)
-	return &yamlfile.Error{File: l.file, Line: line, Col: col, Msg: msg}
-}
-
-func (l *sqlLoc) offset(path string) int {
-	for p := path; p != ""; {
-		if off, ok := l.pos[p]; ok {
-			return off
-		}
-		i := strings.LastIndexAny(p, ".[")
-		if i < 0 {
-			break
-		}
-		p = p[:i]
-	}
-	return l.pos["$"]
-}
-
-func (l *sqlLoc) Errorf(path, format string, args ...any) error {
-	if strings.HasPrefix(path, "$.tests") && l.tests != nil {
-		return l.tests.Errorf(path, format, args...)
-	}
-	return l.at(l.offset(path), fmt.Sprintf(format, args...))
-}
-
-func (l *sqlLoc) ErrorAt(path string, offset, line, col int, msg string) error {
-	if strings.HasPrefix(path, "$.tests") && l.tests != nil {
-		return l.tests.ErrorAt(path, line-1, offset+col, msg)
-	}
-	at := offset + col
-	off := l.offset(path)
-	best := -1
-	for i, a := range l.anchors[path] {
-		if a.at <= at {
-			best = i
-		}
-	}
-	if best >= 0 {
-		a := l.anchors[path][best]
-		off = a.src
-		if d := at - a.at; d < a.n && a.n == a.srcN {
-			off += d
-		}
-	}
-	return l.at(off, msg)
 }
 
 // sqlDirectives are the keys of the header comments.
@@ -252,75 +192,6 @@ func (f *sqlFile) parseMap(val string, off int) error {
 		f.mapping[k] = v
 	}
 	return nil
-}
-
-// sqlTestsFile is the YAML inside the /* tests: ... */ comment.
-type sqlTestsFile struct {
-	Tests []testFile `yaml:"tests"`
-}
-
-var testsCommentRe = regexp.MustCompile(`^/\*\s*tests:`)
-
-// testsBlock finds the /* tests: ... */ comment and reads it as YAML. The
-// YAML is parsed from a copy of the file where everything but the comment's
-// inside is blank, so its line:col positions are the file's.
-func (f *sqlFile) testsBlock(all []token) ([]Test, error) {
-	for _, t := range all {
-		if t.kind != tComment || !testsCommentRe.MatchString(t.text) {
-			continue
-		}
-		b := []byte(f.src)
-		blank(b, 0, t.start+2)
-		end := t.end
-		if strings.HasSuffix(t.text, "*/") {
-			end -= 2
-		}
-		blank(b, end, len(b))
-		var tf sqlTestsFile
-		doc, err := yamlfile.Parse(f.name, b, &tf)
-		if err != nil {
-			var ye *yamlfile.Error
-			if errors.As(err, &ye) && ye.Line == 0 {
-				ye.Line, ye.Col = f.lines.pos(t.start)
-			}
-			return nil, err
-		}
-		f.loc.tests = doc
-		return convertTests(f.loc, tf.Tests)
-	}
-	return nil, nil
-}
-
-// convertTests turns the YAML test items into Tests, as ParseFile does.
-func convertTests(loc Locator, in []testFile) ([]Test, error) {
-	var out []Test
-	for i, t := range in {
-		path := fmt.Sprintf("$.tests[%d]", i)
-		tc := Test{Name: t.Name, Event: t.Event, Output: t.Output, Events: t.Events, Path: path}
-		if tc.Name == "" {
-			tc.Name = fmt.Sprintf("test %d", i+1)
-		}
-		switch e := t.Expect.(type) {
-		case nil:
-		case string:
-			tc.Expect = e
-		case []any:
-			for j, r := range e {
-				m, ok := r.(map[string]any)
-				if !ok {
-					return nil, loc.Errorf(fmt.Sprintf("%s.expect[%d]", path, j), "an expected row is a map of column: value")
-				}
-				tc.Rows = append(tc.Rows, m)
-			}
-			if tc.Rows == nil {
-				tc.Rows = []map[string]any{}
-			}
-		default:
-			return nil, loc.Errorf(path+".expect", "expect is match, no_match or a list of expected rows")
-		}
-		out = append(out, tc)
-	}
-	return out, nil
 }
 
 // syntaxError positions a parser error on the token where it stopped. The
