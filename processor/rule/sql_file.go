@@ -37,6 +37,9 @@ type sqlFile struct {
 	loc     *sqlLoc
 	// outNames are the names HAVING may use.
 	outNames map[string]bool
+	// watermark is the lateness a Flink CREATE TABLE declared with
+	// WATERMARK FOR ts AS ts - INTERVAL ...; -1 when none.
+	watermark time.Duration
 }
 
 // sqlDirectives are the keys of the header comments.
@@ -67,6 +70,7 @@ func ParseSQL(name string, data []byte, schemas map[string]*schema.Schema) (*Spe
 		return nil, err
 	}
 
+	f.watermark = flinkWatermark(code(all))
 	norm := []byte(src)
 	for _, t := range all {
 		if t.kind == tComment {
@@ -336,4 +340,26 @@ var unitDur = map[string]time.Duration{
 	"millisecond": time.Millisecond, "ms": time.Millisecond, "msec": time.Millisecond,
 	"second": time.Second, "sec": time.Second, "minute": time.Minute, "min": time.Minute,
 	"hour": time.Hour, "h": time.Hour, "day": 24 * time.Hour, "d": 24 * time.Hour,
+}
+
+// flinkWatermark finds WATERMARK FOR ts AS ts - INTERVAL 'n' UNIT in a Flink
+// CREATE TABLE: the lateness the source table declared (-1: none). The
+// column names may be quoted either way, so they are skipped, not matched.
+func flinkWatermark(toks []token) time.Duration {
+	for i := range toks {
+		if !toks[i].is("watermark") || i+1 >= len(toks) || !toks[i+1].is("for") {
+			continue
+		}
+		for j := i + 2; j+3 < len(toks) && j < i+16; j++ {
+			if toks[j].op("-") && toks[j+1].is("interval") && toks[j+2].kind == tString {
+				n, err := strconv.ParseFloat(strings.TrimSpace(toks[j+2].text), 64)
+				u, ok := unitDur[strings.TrimSuffix(toks[j+3].text, "s")]
+				if err == nil && ok && n >= 0 {
+					return time.Duration(n * float64(u))
+				}
+				break
+			}
+		}
+	}
+	return -1
 }

@@ -279,6 +279,9 @@ func (f *sqlFile) windowQuery(sel *nodes.SelectStmt, targets []nodes.Node, start
 		return f.errAt(f.tokAt(groupAt), "GROUP BY needs a window: TUMBLE(ROWTIME, INTERVAL '1' MINUTE), HOP(ROWTIME, slide, size), SESSION(ROWTIME, gap) or STEP(ROWTIME BY INTERVAL '1' MINUTE)")
 	}
 	w := spec.Window
+	if f.watermark >= 0 {
+		w.AllowedLateness = f.watermark // a header line below still wins
+	}
 	for _, d := range []struct {
 		key string
 		dst *time.Duration

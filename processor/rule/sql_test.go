@@ -464,3 +464,32 @@ SELECT COUNT(DISTINCT user_id) AS users FROM clickstream GROUP BY TUMBLE(ROWTIME
 		t.Errorf("having %s", r.Spec.Having.Text)
 	}
 }
+
+// A Flink source table's WATERMARK declares the allowed lateness; the DDL
+// itself is ignored (the schema file declares the stream).
+func TestSQLFlinkWatermark(t *testing.T) {
+	src := `CREATE TABLE clickstream (
+  event_name STRING,
+  ` + "`timestamp`" + ` TIMESTAMP(3),
+  WATERMARK FOR ` + "`timestamp`" + ` AS ` + "`timestamp`" + ` - INTERVAL '5' SECOND
+) WITH ('connector' = 'kafka', 'topic' = 'clickstream', 'format' = 'json');
+
+INSERT INTO events_per_minute
+SELECT event_name, COUNT(*) AS events
+FROM clickstream
+GROUP BY TUMBLE(` + "`timestamp`" + `, INTERVAL '1' MINUTE), event_name;`
+	r, err := loadSQL(t, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Window.AllowedLateness != 5*time.Second || r.Output != "events_per_minute" {
+		t.Errorf("lateness %s output %s", r.Window.AllowedLateness, r.Output)
+	}
+	r, err = loadSQL(t, "-- allowed_lateness: 1m\n"+src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Window.AllowedLateness != time.Minute {
+		t.Errorf("the header should win: lateness %s", r.Window.AllowedLateness)
+	}
+}
