@@ -31,6 +31,7 @@ func FuzzSQLRule(f *testing.F) {
 		"-- map: a = b\n-- source: beer_clicks\nINSERT INTO \"t\" SELECT STREAM a FROM s WHERE FLOOR(ROWTIME TO MINUTE) IS NULL",
 		"CREATE OR REPLACE PUMP p AS INSERT INTO o SELECT STREAM STEP(ROWTIME BY INTERVAL '1' SECOND), COUNT(*) AS n FROM clickstream GROUP BY STEP(ROWTIME BY INTERVAL '1' SECOND)",
 		"-- output: o\nSELECT \"a\"\"b\" FROM clickstream /* /* nested */ */ WHERE 'it''s' = event_name",
+		"CREATE TABLE t (ts TIMESTAMP(3), WATERMARK FOR `ts` AS `ts` - INTERVAL '5' SECONDS) WITH ('a' = 'b');\nINSERT INTO o SELECT COUNT(1) AS n FROM clickstream GROUP BY TUMBLE(`timestamp`, INTERVAL '1' MINUTES)",
 	} {
 		f.Add(s)
 	}
