@@ -208,7 +208,9 @@ func (f *sqlFile) columnName(rt *nodes.ResTarget, first *token) (string, error) 
 		if !ok {
 			return "", f.errAt(first, "SELECT * cannot be mixed with other columns")
 		}
-		return parts[len(parts)-1], nil
+		if len(parts) > 0 {
+			return parts[len(parts)-1], nil
+		}
 	}
 	return "", f.errAt(first, "name this column: ... AS name")
 }

@@ -38,7 +38,10 @@ func (f *sqlFile) window(fc *nodes.FuncCall, first *token) (*WindowSpec, error) 
 	if ok {
 		parts, ok = f.refNames(cr)
 	}
-	at := f.findRef(cr)
+	at := t
+	if cr != nil {
+		at = f.findRef(cr)
+	}
 	if !ok || f.fieldPath(parts) != f.sc.EventTime {
 		return nil, f.errAt(at, fmt.Sprintf("windows run on the event time of %s (%s, or ROWTIME): %s", f.sc.Name, f.sc.EventTime, usage[fn]))
 	}
