@@ -6,25 +6,17 @@ import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	json "github.com/goccy/go-json"
+
+	"github.com/sluicehq/sluice/internal/fixtures"
 )
 
-func fixture(t testing.TB) string {
-	t.Helper()
-	// A copy of ../shared/fixtures/firehose (public example data), so the
-	// test runs wherever the repository is checked out.
-	m, _ := filepath.Glob("testdata/PUT-S3-*")
-	if len(m) == 0 {
-		t.Fatal("Firehose fixture missing from testdata")
-	}
-	return m[0]
-}
+func fixture(t testing.TB) string { return fixtures.FirehosePath(t) }
 
 func TestReplayFirehoseFixture(t *testing.T) {
 	path := fixture(t)

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluicehq/sluice/internal/fixtures"
+
 	"github.com/sluicehq/sluice/broker"
 )
 
@@ -22,7 +24,7 @@ func TestProduceCommand(t *testing.T) {
 	}{
 		{[]string{"produce", "--brokers", addr, "--count", "500", "--seed", "3", "--start", "2024-04-23T10:00:00Z",
 			"--users", "50", "--user-dist", "zipf", "--late-fraction", "0.1", "--weights", "event_name=Search:1,Purchase:3"}, 0, `"acked":500`},
-		{[]string{"produce", "--brokers", addr, "--schema", "beer_clicks", "--from", "../../producer/testdata/" + fixtureName(t)}, 0, `"acked":30`},
+		{[]string{"produce", "--brokers", addr, "--schema", "beer_clicks", "--from", fixtures.FirehosePath(t)}, 0, `"acked":30`},
 		{[]string{"produce", "--brokers", addr, "--topic", "missing", "--count", "1"}, 1, "topic does not exist"},
 		{[]string{"produce", "--brokers", addr, "--rate", "-1"}, 2, "--rate"},
 		{[]string{"produce", "--brokers", addr, "--weights", "event_name"}, 2, "--weights"},
@@ -36,9 +38,4 @@ func TestProduceCommand(t *testing.T) {
 			t.Errorf("%v: exit %d, want %d with %q in:\n%s", tc.args, code, tc.code, tc.want, errOut.String())
 		}
 	}
-}
-
-func fixtureName(t *testing.T) string {
-	t.Helper()
-	return "PUT-S3-clickstreamdata-1-2024-04-23-10-02-19-92887eac-91c7-48fb-be4c-b19ce2797a69"
 }

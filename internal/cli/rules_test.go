@@ -7,16 +7,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sluicehq/sluice/internal/fixtures"
 )
 
-func runCLI(args ...string) (int, string, string) {
-	var out, errb bytes.Buffer
-	code := Main(args, &out, &errb)
-	return code, out.String(), errb.String()
-}
-
 func TestRulesTestCommand(t *testing.T) {
-	code, out, errs := runCLI("rules", "test", "../../rules")
+	code, out, errs := run("rules", "test", "../../rules")
 	if code != 0 || !strings.Contains(out, "0 failed") {
 		t.Fatalf("shipped rules: exit %d\n%s%s", code, out, errs)
 	}
@@ -24,7 +20,7 @@ func TestRulesTestCommand(t *testing.T) {
 	data, _ := os.ReadFile("../../rules/events_per_minute.yaml")
 	bad := strings.Replace(string(data), "event_name: Search, events: 2}", "event_name: Search, events: 5}", 1)
 	os.WriteFile(filepath.Join(dir, "epm.yaml"), []byte(bad), 0o644)
-	code, out, _ = runCLI("rules", "test", dir)
+	code, out, _ = run("rules", "test", dir)
 	if code != 1 || !strings.Contains(out, "FAIL events_per_minute") || !strings.Contains(out, "- missing:") || !strings.Contains(out, "+ unexpected:") {
 		t.Fatalf("failing test: exit %d\n%s", code, out)
 	}
@@ -34,23 +30,19 @@ func TestRulesLintCommand(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "a.yaml"), []byte("name: a\nsource: clickstream\nwhere: evnt == 1\noutput: o\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "b.yaml"), []byte("name: b\nsource: clickstream\noutput: o2\n"), 0o644)
-	code, out, _ := runCLI("rules", "lint", dir)
+	code, out, _ := run("rules", "lint", dir)
 	if code != 1 || !strings.Contains(out, "a.yaml:3:8: error: unknown field evnt") || !strings.Contains(out, "b.yaml:1:7: warning: rule has no tests") {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
 }
 
 func TestRulesRunCommand(t *testing.T) {
-	files, _ := filepath.Glob("/work/shared/fixtures/firehose/PUT-S3-*")
 	in := filepath.Join(t.TempDir(), "events.json")
-	if len(files) == 1 {
-		data, _ := os.ReadFile(files[0])
-		// Firehose-style: objects back to back, no newlines.
-		os.WriteFile(in, bytes.ReplaceAll(data, []byte("}\n{"), []byte("}{")), 0o644)
-	} else {
-		os.WriteFile(in, []byte(`{"user_id": 1, "device_id": "mobile", "client_event": "beer_cart", "client_timestamp": "2024-04-23T12:02:20.256387"}{"user_id": 2, "device_id": "mobile", "client_event": "beer_checkout", "client_timestamp": "2024-04-23T12:03:20.256387"}`), 0o644)
+	// Firehose-style: the real object's events back to back, no newlines.
+	if err := os.WriteFile(in, bytes.ReplaceAll(fixtures.FirehoseObject(), []byte("}\n{"), []byte("}{")), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	code, out, errs := runCLI("rules", "run", "--rules", "../../rules", "--source", "beer_clicks", "--from", in)
+	code, out, errs := run("rules", "run", "--rules", "../../rules", "--source", "beer_clicks", "--from", in)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
