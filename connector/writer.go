@@ -40,6 +40,7 @@ type openFile struct {
 	base  int64 // fixed memory of the writer (counted in size)
 
 	sch     *parquet.Schema
+	rb      *rowBuilder
 	pending []parquet.Row // deconstructed rows not yet handed to the writer
 	npend   int
 }
@@ -49,7 +50,7 @@ type openFile struct {
 const batchRows = 128
 
 func newParquetFile(fk folderKey, first int64, ts *tableState, codec compress.Codec, rowGroup int64, meta map[string]string) *openFile {
-	f := &openFile{key: fk, first: first, cut: rowGroup, buf: &chunks{}, sch: ts.pq, pending: make([]parquet.Row, batchRows)}
+	f := &openFile{key: fk, first: first, cut: rowGroup, buf: &chunks{}, sch: ts.pq, rb: ts.rows, pending: make([]parquet.Row, batchRows)}
 	opts := []parquet.WriterOption{ts.pq, parquet.Compression(codec), parquet.CreatedBy("sluice", "", ""),
 		parquet.PageBufferSize(ts.pageSize)}
 	for k, v := range meta {
@@ -74,7 +75,11 @@ const sizeEvery = 256
 func (f *openFile) writeRow(rec any, approx int) (int64, error) {
 	// The row's values point into rec's strings, which stay valid: each
 	// event's strings are fresh (or alias the record's own bytes).
-	f.pending[f.npend] = f.sch.Deconstruct(f.pending[f.npend][:0], rec)
+	if f.rb != nil {
+		f.pending[f.npend] = f.rb.build(f.pending[f.npend][:0], rec)
+	} else {
+		f.pending[f.npend] = f.sch.Deconstruct(f.pending[f.npend][:0], rec)
+	}
 	if f.npend++; f.npend == len(f.pending) {
 		if err := f.writePending(); err != nil {
 			return 0, err
