@@ -102,6 +102,13 @@ func Run(ctx context.Context, cfg Config) error {
 		"partition_by", cfg.PartitionBy, "compression", cfg.Compression)
 
 	err = s.loop(ctx)
+	if err != nil {
+		// Failed writes: leave the open batches to the next owner, do not
+		// retry them in the revoke callback of Close.
+		s.mu.Lock()
+		s.crashed = true
+		s.mu.Unlock()
+	}
 	if errors.Is(err, errCrashed) {
 		// Simulated crash: nothing flushed, nothing committed.
 		s.cl.AllowRebalance()
