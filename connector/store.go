@@ -91,8 +91,9 @@ func (s *store) close() error { return s.bucket.Close() }
 // put writes one object, retrying errors and timeouts with exponential
 // backoff and full jitter until it succeeds or ctx ends. While it retries
 // the caller does not poll Kafka, so a long outage pauses consumption
-// instead of buffering without bound.
-func (s *store) put(ctx context.Context, key string, data *chunks, contentType string) error {
+// instead of buffering without bound. Before each retry, stillOwner (when
+// set) must say the writer still owns what it writes; an error ends put.
+func (s *store) put(ctx context.Context, key string, data *chunks, contentType string, stillOwner func() error) error {
 	delay := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		err := s.putOnce(ctx, key, data, contentType)
@@ -111,6 +112,11 @@ func (s *store) put(ctx context.Context, key string, data *chunks, contentType s
 		case <-ctx.Done():
 			return fmt.Errorf("writing %s: %w", key, ctx.Err())
 		case <-time.After(wait):
+		}
+		if stillOwner != nil {
+			if err := stillOwner(); err != nil {
+				return fmt.Errorf("writing %s: %w", key, err)
+			}
 		}
 		if delay *= 2; delay > s.backoff {
 			delay = s.backoff
