@@ -22,6 +22,7 @@ type testHooks struct {
 	afterPut func(key string) bool // return true to crash right after this object was written
 	crash    <-chan struct{}       // closed: crash at the next poll
 	polled   func(openFiles int, bytes int64)
+	partSize int // S3 multipart part size (S3's minimum is 5 MiB)
 }
 
 type sink struct {
