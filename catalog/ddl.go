@@ -39,14 +39,24 @@ var reserved = map[string]bool{"timestamp": true, "date": true, "time": true, "i
 	"order": true, "group": true, "table": true, "select": true, "from": true, "where": true, "partition": true,
 	"year": false, "values": true, "function": true, "current_date": true, "current_timestamp": true}
 
-// DDL returns the Athena CREATE EXTERNAL TABLE statement for s as written
-// by the sink: Parquet, nested objects as struct<...>, timestamps as
-// timestamp (the sink writes TIMESTAMP(MICROS) in UTC), and year/month/day/
-// hour partitions found by projection.
-func DDL(s *schema.Schema, o DDLOptions) (string, error) {
+// tableDef is the table the sink writes for a schema, whatever renders it
+// (DDL text or a Glue TableInput).
+type tableDef struct {
+	schema   *schema.Schema
+	database string
+	name     string
+	location string
+	columns  []column // data columns
+	parts    []column // partition keys
+	props    [][2]string
+}
+
+type column struct{ name, typ, comment string }
+
+func define(s *schema.Schema, o DDLOptions) (*tableDef, error) {
 	u, err := url.Parse(o.Location)
 	if err != nil || u.Scheme != "s3" || u.Host == "" {
-		return "", fmt.Errorf("%w (got %q)", ErrLocation, o.Location)
+		return nil, fmt.Errorf("%w (got %q)", ErrLocation, o.Location)
 	}
 	if o.Table == "" {
 		o.Table = connector.TableName(s.Topic)
@@ -58,34 +68,25 @@ func DDL(s *schema.Schema, o DDLOptions) (string, error) {
 	y1, e1 := strconv.Atoi(strings.TrimSpace(from))
 	y2, e2 := strconv.Atoi(strings.TrimSpace(to))
 	if !ok || e1 != nil || e2 != nil || y1 < 1000 || y2 > 9999 || y1 > y2 {
-		return "", fmt.Errorf("%w (got %q)", ErrYears, o.YearRange)
+		return nil, fmt.Errorf("%w (got %q)", ErrYears, o.YearRange)
 	}
 	comp := map[string]string{"": "SNAPPY", "snappy": "SNAPPY", "zstd": "ZSTD", "gzip": "GZIP", "none": "UNCOMPRESSED"}[strings.ToLower(o.Compression)]
 	if comp == "" {
-		return "", fmt.Errorf("--compression %q: want snappy, zstd, gzip or none", o.Compression)
+		return nil, fmt.Errorf("--compression %q: want snappy, zstd, gzip or none", o.Compression)
 	}
 	var pcol *schema.Column
 	if o.PartitionCol != "" {
 		pcol = s.Column(o.PartitionCol)
 		if pcol == nil || (pcol.Type != schema.String && pcol.Type != schema.Int && pcol.Type != schema.Bool) {
-			return "", fmt.Errorf("--partition-column %q must name a top-level string, int or bool column", o.PartitionCol)
+			return nil, fmt.Errorf("--partition-column %q must name a top-level string, int or bool column", o.PartitionCol)
 		}
 	}
-	loc := "s3://" + u.Host + "/"
+	t := &tableDef{schema: s, database: strings.ToLower(o.Database), name: strings.ToLower(o.Table)}
+	t.location = "s3://" + u.Host + "/"
 	if p := strings.Trim(u.Path, "/"); p != "" {
-		loc += p + "/"
+		t.location += p + "/"
 	}
-	loc += o.Table + "/"
-
-	var b strings.Builder
-	name := "`" + strings.ToLower(o.Table) + "`"
-	if o.Database != "" {
-		name = "`" + strings.ToLower(o.Database) + "`." + name
-	}
-	fmt.Fprintf(&b, "-- %s: %s\n", s.Name, oneLine(s.Description))
-	fmt.Fprintf(&b, "-- Written by `sluice sink` under %s; partitions are projected, no crawler or MSCK REPAIR needed.\n", loc)
-	fmt.Fprintf(&b, "CREATE EXTERNAL TABLE IF NOT EXISTS %s (\n", name)
-	var cols []string
+	t.location += o.Table + "/"
 	for i := range s.Columns {
 		c := &s.Columns[i]
 		if pcol != nil && c.Name == pcol.Name {
@@ -93,23 +94,15 @@ func DDL(s *schema.Schema, o DDLOptions) (string, error) {
 			// the value is read from the folder instead.
 			continue
 		}
-		line := fmt.Sprintf("  `%s` %s", c.Name, athenaType(c))
-		if c.Description != "" {
-			line += fmt.Sprintf(" COMMENT '%s'", sqlString(oneLine(c.Description)))
-		}
-		cols = append(cols, line)
+		t.columns = append(t.columns, column{c.Name, athenaType(c), oneLine(c.Description)})
 	}
-	b.WriteString(strings.Join(cols, ",\n"))
-	b.WriteString("\n)\n")
-	parts := "`year` int, `month` int, `day` int, `hour` int"
+	for _, p := range []string{"year", "month", "day", "hour"} {
+		t.parts = append(t.parts, column{name: p, typ: "int"})
+	}
 	if pcol != nil {
-		parts += fmt.Sprintf(", `%s` string", pcol.Name)
+		t.parts = append(t.parts, column{name: pcol.Name, typ: "string"})
 	}
-	fmt.Fprintf(&b, "PARTITIONED BY (%s)\n", parts)
-	b.WriteString("STORED AS PARQUET\n")
-	fmt.Fprintf(&b, "LOCATION '%s'\n", sqlString(loc))
-	b.WriteString("TBLPROPERTIES (\n")
-	props := [][2]string{
+	t.props = [][2]string{
 		{"parquet.compression", comp},
 		{"projection.enabled", "true"},
 		{"projection.year.type", "integer"},
@@ -124,21 +117,58 @@ func DDL(s *schema.Schema, o DDLOptions) (string, error) {
 		{"projection.hour.range", "0,23"},
 		{"projection.hour.digits", "2"},
 	}
-	tmpl := loc + "year=${year}/month=${month}/day=${day}/hour=${hour}"
+	tmpl := t.location + "year=${year}/month=${month}/day=${day}/hour=${hour}"
 	if pcol != nil {
 		if len(pcol.Enum) > 0 {
-			props = append(props, [2]string{"projection." + pcol.Name + ".type", "enum"},
+			t.props = append(t.props, [2]string{"projection." + pcol.Name + ".type", "enum"},
 				[2]string{"projection." + pcol.Name + ".values", strings.Join(pcol.Enum, ",")})
 		} else {
 			// Free-form values: queries name the value they want.
-			props = append(props, [2]string{"projection." + pcol.Name + ".type", "injected"})
+			t.props = append(t.props, [2]string{"projection." + pcol.Name + ".type", "injected"})
 		}
 		tmpl += "/" + pcol.Name + "=${" + pcol.Name + "}"
 	}
-	props = append(props, [2]string{"storage.location.template", tmpl + "/"})
-	for i, p := range props {
+	t.props = append(t.props, [2]string{"storage.location.template", tmpl + "/"})
+	return t, nil
+}
+
+// DDL returns the Athena CREATE EXTERNAL TABLE statement for s as written
+// by the sink: Parquet, nested objects as struct<...>, timestamps as
+// timestamp (the sink writes TIMESTAMP(MICROS) in UTC), and year/month/day/
+// hour partitions found by projection.
+func DDL(s *schema.Schema, o DDLOptions) (string, error) {
+	t, err := define(s, o)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	name := "`" + t.name + "`"
+	if t.database != "" {
+		name = "`" + t.database + "`." + name
+	}
+	fmt.Fprintf(&b, "-- %s: %s\n", s.Name, oneLine(s.Description))
+	fmt.Fprintf(&b, "-- Written by `sluice sink` under %s; partitions are projected, no crawler or MSCK REPAIR needed.\n", t.location)
+	fmt.Fprintf(&b, "CREATE EXTERNAL TABLE IF NOT EXISTS %s (\n", name)
+	cols := make([]string, len(t.columns))
+	for i, c := range t.columns {
+		cols[i] = fmt.Sprintf("  `%s` %s", c.name, c.typ)
+		if c.comment != "" {
+			cols[i] += fmt.Sprintf(" COMMENT '%s'", sqlString(c.comment))
+		}
+	}
+	b.WriteString(strings.Join(cols, ",\n"))
+	b.WriteString("\n)\n")
+	parts := make([]string, len(t.parts))
+	for i, p := range t.parts {
+		parts[i] = fmt.Sprintf("`%s` %s", p.name, p.typ)
+	}
+	fmt.Fprintf(&b, "PARTITIONED BY (%s)\n", strings.Join(parts, ", "))
+	b.WriteString("STORED AS PARQUET\n")
+	fmt.Fprintf(&b, "LOCATION '%s'\n", sqlString(t.location))
+	b.WriteString("TBLPROPERTIES (\n")
+	for i, p := range t.props {
 		sep := ","
-		if i == len(props)-1 {
+		if i == len(t.props)-1 {
 			sep = ""
 		}
 		fmt.Fprintf(&b, "  '%s'='%s'%s\n", p[0], sqlString(p[1]), sep)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -144,10 +145,13 @@ func TestRebalanceExactlyOnce(t *testing.T) {
 	const n = 12000
 	events := clickEvents(n, time.Second)
 	dir := t.TempDir()
+	regs := []*prometheus.Registry{}
 	cfg := func() Config {
-		return Config{Kafka: kafkaCfg(b), Group: "rb", To: "file://" + dir,
+		reg := prometheus.NewRegistry()
+		regs = append(regs, reg)
+		return Config{Kafka: kafkaCfg(b), Group: "rb", To: "file://" + dir, Reg: reg,
 			Tables:        []Table{{Topic: "clickstream", Schema: builtin(t, "clickstream")}},
-			FlushInterval: 200 * time.Millisecond}
+			FlushInterval: 2 * time.Second}
 	}
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -170,6 +174,22 @@ func TestRebalanceExactlyOnce(t *testing.T) {
 	waitFor(t, "the group to commit everything", 60*time.Second, func() bool {
 		return committedAll(t, b, "rb", "clickstream")
 	})
+	revokes := 0.0
+	for _, reg := range regs {
+		mfs, _ := reg.Gather()
+		for _, mf := range mfs {
+			if mf.GetName() == "sluice_sink_flushes_total" {
+				for _, m := range mf.GetMetric() {
+					if m.GetLabel()[0].GetValue() == "revoke" {
+						revokes += m.GetCounter().GetValue()
+					}
+				}
+			}
+		}
+	}
+	if revokes == 0 {
+		t.Error("no partition was flushed on revoke")
+	}
 	if err := stopB(); err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,10 @@ import (
 // If-None-Match: a conditional PUT would keep the stale file and duplicate
 // the records the new batch put elsewhere.
 
+// ErrFenced ends Run when a write outlived this member's ownership of its
+// partition: nothing was committed, and the next owner rewrites the batch.
+var ErrFenced = errors.New("partition no longer owned by this sink (fenced during a long store outage); restart to rejoin")
+
 // flush makes every file of ps durable, then commits its end offset.
 func (s *sink) flush(ctx context.Context, ps *partState, reason string) error {
 	if ps == nil || ps.count == 0 {
@@ -42,6 +46,18 @@ func (s *sink) flush(ctx context.Context, ps *partState, reason string) error {
 	}
 	// Parquet first, so errors and backups never land without their data.
 	sort.Slice(keys, func(i, j int) bool { return keys[i].kind < keys[j].kind })
+	// While a write keeps failing (an outage), rebalances wait for us and
+	// the group may give up on this member. Before each retry, re-commit the
+	// batch start, which is already committed: the broker refuses it once
+	// the partition belongs to a newer generation, and the sink stops
+	// instead of overwriting what the new owner writes.
+	fence := func() error {
+		err := s.commit(ctx, map[string]map[int32]kgo.EpochOffset{ps.tp.topic: {ps.tp.partition: {Epoch: -1, Offset: ps.start}}})
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrFenced, err)
+		}
+		return nil
+	}
 	var rows int64
 	written := make([]string, 0, len(keys))
 	for _, k := range keys {
@@ -57,7 +73,7 @@ func (s *sink) flush(ctx context.Context, ps *partState, reason string) error {
 			ext, ct = "ndjson.gz", "application/x-ndjson"
 		}
 		key := objectKey(ps.table.Name, k, s.cfg.PartitionCol, ps.tp.topic, ps.tp.partition, f.first, ext)
-		if err := s.st.put(ctx, key, f.buf, ct); err != nil {
+		if err := s.st.put(ctx, key, f.buf, ct, fence); err != nil {
 			return fmt.Errorf("flushing %s[%d]: %w", ps.tp.topic, ps.tp.partition, err)
 		}
 		written = append(written, key)

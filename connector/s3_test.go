@@ -26,6 +26,7 @@ type fakeS3 struct {
 	hangEach atomic.Int64 // every Nth PUT hangs past the client's timeout
 	slow     atomic.Int64 // nanoseconds added to every PUT
 	puts     atomic.Int64
+	parts    atomic.Int64 // PUTs of multipart upload parts
 	failed   atomic.Int64
 
 	mu      sync.Mutex
@@ -47,6 +48,9 @@ func startS3(t testing.TB, bucket string) *fakeS3 {
 			return
 		}
 		if r.Method == http.MethodPut {
+			if r.URL.Query().Has("partNumber") {
+				f.parts.Add(1)
+			}
 			n := f.puts.Add(1)
 			if d := f.slow.Load(); d > 0 {
 				time.Sleep(time.Duration(d))
@@ -213,4 +217,25 @@ func TestS3OutageBackpressure(t *testing.T) {
 	}
 	exactlyOnce(t, f.read(t, "lake", "p/"), n)
 	t.Logf("held %d of %d records during the outage", held, n)
+}
+
+// An object larger than the part size goes up as a multipart upload and
+// reads back whole.
+func TestS3Multipart(t *testing.T) {
+	f := startS3(t, "lake")
+	b := startBroker(t, 1, "clickstream")
+	const n = 150000
+	produce(t, b, "clickstream", clickEvents(n, 10*time.Millisecond))
+	stats := &Stats{}
+	stop := runSink(t, Config{Kafka: kafkaCfg(b), Group: "mp", Tables: clickTable(t), Stats: stats,
+		To: "s3://lake/mp?endpoint=" + f.srv.URL + "&use_path_style=true", Compression: "none",
+		hooks: &testHooks{partSize: 5 << 20}})
+	waitFor(t, "consumed", 30*time.Second, func() bool { return stats.Consumed("clickstream") == n })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if parts := f.parts.Load(); parts < 2 {
+		t.Fatalf("%d parts uploaded; want a multipart upload", parts)
+	}
+	exactlyOnce(t, f.read(t, "lake", "mp/"), n)
 }

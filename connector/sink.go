@@ -22,6 +22,7 @@ type testHooks struct {
 	afterPut func(key string) bool // return true to crash right after this object was written
 	crash    <-chan struct{}       // closed: crash at the next poll
 	polled   func(openFiles int, bytes int64)
+	partSize int // S3 multipart part size (S3's minimum is 5 MiB)
 }
 
 type sink struct {
@@ -102,6 +103,13 @@ func Run(ctx context.Context, cfg Config) error {
 		"partition_by", cfg.PartitionBy, "compression", cfg.Compression)
 
 	err = s.loop(ctx)
+	if err != nil {
+		// Failed writes: leave the open batches to the next owner, do not
+		// retry them in the revoke callback of Close.
+		s.mu.Lock()
+		s.crashed = true
+		s.mu.Unlock()
+	}
 	if errors.Is(err, errCrashed) {
 		// Simulated crash: nothing flushed, nothing committed.
 		s.cl.AllowRebalance()

@@ -30,6 +30,8 @@ type store struct {
 	backoff time.Duration // cap of the retry backoff
 	log     *slog.Logger
 	onRetry func()
+
+	partSize int // S3 multipart threshold and part size
 }
 
 // parseDest checks --to and returns its scheme and URL.
@@ -64,7 +66,10 @@ func openStore(ctx context.Context, cfg *Config) (*store, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &store{timeout: cfg.StoreTimeout, backoff: cfg.RetryBackoff, log: cfg.Log}
+	st := &store{timeout: cfg.StoreTimeout, backoff: cfg.RetryBackoff, log: cfg.Log, partSize: 16 << 20}
+	if cfg.hooks != nil && cfg.hooks.partSize > 0 {
+		st.partSize = cfg.hooks.partSize
+	}
 	switch scheme {
 	case "file":
 		st.dir = filepath.Clean(u.Path)
@@ -91,8 +96,9 @@ func (s *store) close() error { return s.bucket.Close() }
 // put writes one object, retrying errors and timeouts with exponential
 // backoff and full jitter until it succeeds or ctx ends. While it retries
 // the caller does not poll Kafka, so a long outage pauses consumption
-// instead of buffering without bound.
-func (s *store) put(ctx context.Context, key string, data *chunks, contentType string) error {
+// instead of buffering without bound. Before each retry, stillOwner (when
+// set) must say the writer still owns what it writes; an error ends put.
+func (s *store) put(ctx context.Context, key string, data *chunks, contentType string, stillOwner func() error) error {
 	delay := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		err := s.putOnce(ctx, key, data, contentType)
@@ -112,6 +118,11 @@ func (s *store) put(ctx context.Context, key string, data *chunks, contentType s
 			return fmt.Errorf("writing %s: %w", key, ctx.Err())
 		case <-time.After(wait):
 		}
+		if stillOwner != nil {
+			if err := stillOwner(); err != nil {
+				return fmt.Errorf("writing %s: %w", key, err)
+			}
+		}
 		if delay *= 2; delay > s.backoff {
 			delay = s.backoff
 		}
@@ -124,8 +135,10 @@ func (s *store) putOnce(ctx context.Context, key string, data *chunks, contentTy
 	opts := &blob.WriterOptions{ContentType: contentType, DisableContentTypeDetection: true}
 	if s.s3 != nil {
 		opts.BeforeWrite = s.s3.beforeWrite
-		// One part for objects up to 64 MiB; larger ones go multipart.
-		opts.BufferSize = 64 << 20
+		// Objects over 16 MiB go up in parts of partSize, two at a time:
+		// the transfer manager copies parts, so this bounds the extra memory.
+		opts.BufferSize = s.partSize
+		opts.MaxConcurrency = 2
 		// S3 rejects a body that does not match (end-to-end integrity).
 		opts.ContentMD5 = data.md5()
 	}

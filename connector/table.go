@@ -17,9 +17,10 @@ type tableState struct {
 	Table
 	codec    *schema.Codec
 	pq       *parquet.Schema
-	partIdx  []int // field index of the extra partition column, or nil
-	pageSize int   // Parquet page buffer size
-	overhead int64 // fixed memory of one open Parquet file
+	partIdx  []int       // field index of the extra partition column, or nil
+	rows     *rowBuilder // nil: use the schema's reflective Deconstruct
+	pageSize int         // Parquet page buffer size
+	overhead int64       // fixed memory of one open Parquet file
 
 	// scratch is the record every event of the table is decoded into: the
 	// Parquet writer copies values out, so one record serves all events
@@ -42,6 +43,9 @@ func newTableState(t Table, cfg *Config) (*tableState, error) {
 	partCol := cfg.PartitionCol
 	ts := &tableState{Table: t, codec: schema.NewCodec(t.Schema)}
 	ts.pq = parquet.SchemaOf(ts.codec.Zero())
+	if rb, err := newRowBuilder(ts.codec.Type()); err == nil && len(rb.leaves) == len(ts.pq.Columns()) {
+		ts.rows = rb
+	}
 	leaves := len(ts.pq.Columns())
 	ts.pageSize = pageSizeFor(cfg.MemoryBudget, cfg.MaxOpenFiles, leaves)
 	ts.overhead = parquetOverhead(leaves, ts.pageSize)

@@ -4,6 +4,7 @@ import (
 	"compress/gzip"
 	"fmt"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
 	pqgzip "github.com/parquet-go/parquet-go/compress/gzip"
@@ -17,7 +18,7 @@ var codecs = map[string]struct {
 	codec compress.Codec
 	ext   string
 }{
-	"snappy": {&snappy.Codec{}, "snappy.parquet"},
+	"snappy": {&fastSnappy{}, "snappy.parquet"},
 	"zstd":   {&zstd.Codec{}, "zstd.parquet"},
 	"gzip":   {&pqgzip.Codec{}, "gz.parquet"},
 	"none":   {&uncompressed.Codec{}, "parquet"},
@@ -39,6 +40,7 @@ type openFile struct {
 	base  int64 // fixed memory of the writer (counted in size)
 
 	sch     *parquet.Schema
+	rb      *rowBuilder
 	pending []parquet.Row // deconstructed rows not yet handed to the writer
 	npend   int
 }
@@ -48,7 +50,7 @@ type openFile struct {
 const batchRows = 128
 
 func newParquetFile(fk folderKey, first int64, ts *tableState, codec compress.Codec, rowGroup int64, meta map[string]string) *openFile {
-	f := &openFile{key: fk, first: first, cut: rowGroup, buf: &chunks{}, sch: ts.pq, pending: make([]parquet.Row, batchRows)}
+	f := &openFile{key: fk, first: first, cut: rowGroup, buf: &chunks{}, sch: ts.pq, rb: ts.rows, pending: make([]parquet.Row, batchRows)}
 	opts := []parquet.WriterOption{ts.pq, parquet.Compression(codec), parquet.CreatedBy("sluice", "", ""),
 		parquet.PageBufferSize(ts.pageSize)}
 	for k, v := range meta {
@@ -73,7 +75,11 @@ const sizeEvery = 256
 func (f *openFile) writeRow(rec any, approx int) (int64, error) {
 	// The row's values point into rec's strings, which stay valid: each
 	// event's strings are fresh (or alias the record's own bytes).
-	f.pending[f.npend] = f.sch.Deconstruct(f.pending[f.npend][:0], rec)
+	if f.rb != nil {
+		f.pending[f.npend] = f.rb.build(f.pending[f.npend][:0], rec)
+	} else {
+		f.pending[f.npend] = f.sch.Deconstruct(f.pending[f.npend][:0], rec)
+	}
 	if f.npend++; f.npend == len(f.pending) {
 		if err := f.writePending(); err != nil {
 			return 0, err
@@ -165,3 +171,19 @@ func (f *openFile) finish() error {
 
 // release returns the file's memory once the object is written.
 func (f *openFile) release() { f.buf.release() }
+
+// fastSnappy is Snappy with klauspost's fastest encoder: the output is
+// plain Snappy that every reader decodes; parquet-go's codec uses the
+// "better" mode, which costs more CPU for a few percent of size.
+type fastSnappy struct{ snappy.Codec }
+
+func (*fastSnappy) Encode(dst, src []byte) ([]byte, error) {
+	n := s2.MaxEncodedLen(len(src))
+	if n < 0 {
+		return nil, fmt.Errorf("snappy: page of %d bytes is too large", len(src))
+	}
+	if cap(dst) < n {
+		dst = make([]byte, n)
+	}
+	return s2.EncodeSnappy(dst[:n], src), nil
+}

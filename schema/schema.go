@@ -238,6 +238,17 @@ func (c *Column) Location() *time.Location {
 
 // ParseTime parses a timestamp value of this column.
 func (c *Column) ParseTime(v string) (time.Time, error) {
+	if c.Location() == time.UTC {
+		sep, ok := fastLayouts[c.Format]
+		if c.Format == "rfc3339" {
+			sep, ok = 'T', true // a zone-less RFC 3339 value; zoned ones fall through
+		}
+		if ok {
+			if t, ok := parseFast(v, sep); ok {
+				return t, nil
+			}
+		}
+	}
 	if c.Format == "rfc3339" {
 		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
 			return t, nil

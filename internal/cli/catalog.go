@@ -22,6 +22,7 @@ func newCatalogCmd() *cobra.Command {
 func newCatalogDDLCmd() *cobra.Command {
 	var (
 		o   catalog.DDLOptions
+		g   catalog.GlueOptions
 		ref string
 	)
 	c := &cobra.Command{
@@ -34,9 +35,14 @@ so new hours are queryable at once without a crawler or MSCK REPAIR TABLE.
 
 --location is the sink's --to (s3://bucket/prefix); the table folder is
 appended, as the sink does. Give the sink's --partition-column and
---compression too if you set them.`,
+--compression too if you set them.
+
+With --glue-database, the table is also created (or updated) in the Glue
+Data Catalog through the Glue API, with credentials from the standard AWS
+chain. Partition projection means no partition ever needs registering.`,
 		Example: `  sluice catalog ddl --schema clickstream --location s3://my-lake/events --database lake
-  sluice catalog ddl --schema ./schemas/orders.yaml --location s3://lake/raw --partition-column event_name`,
+  sluice catalog ddl --schema ./schemas/orders.yaml --location s3://lake/raw --partition-column event_name
+  sluice catalog ddl --schema clickstream --location s3://my-lake/events --glue-database lake --glue-region eu-west-1`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if ref == "" {
@@ -50,8 +56,17 @@ appended, as the sink does. Give the sink's --partition-column and
 			if err != nil {
 				return usageErr(err)
 			}
-			_, err = fmt.Fprint(c.OutOrStdout(), ddl)
-			return err
+			if _, err := fmt.Fprint(c.OutOrStdout(), ddl); err != nil {
+				return err
+			}
+			if g.Database == "" {
+				return nil
+			}
+			if err := catalog.RegisterGlue(c.Context(), s, o, g); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.ErrOrStderr(), "registered the table in Glue database %s\n", g.Database)
+			return nil
 		},
 	}
 	f := c.Flags()
@@ -62,5 +77,8 @@ appended, as the sink does. Give the sink's --partition-column and
 	f.StringVar(&o.PartitionCol, "partition-column", "", "the sink's --partition-column, if set")
 	f.StringVar(&o.Compression, "compression", "snappy", "the sink's --compression")
 	f.StringVar(&o.YearRange, "year-range", "2020,2035", "years partition projection covers, FROM,TO")
+	f.StringVar(&g.Database, "glue-database", "", "also create or update the table in this Glue database")
+	f.StringVar(&g.Region, "glue-region", "", "Glue region (default: the AWS chain's)")
+	f.StringVar(&g.Endpoint, "glue-endpoint", "", "Glue endpoint URL (VPC endpoints, tests)")
 	return c
 }

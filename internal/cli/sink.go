@@ -89,7 +89,7 @@ Credentials come from the standard AWS chain (environment, profile, IRSA).`,
 	f.StringVar(&cfg.Compression, "compression", "snappy", "Parquet compression: snappy, zstd, gzip or none")
 	f.BoolVar(&cfg.Backup, "backup", false, "also keep every source record as gzip NDJSON under <prefix>/raw/<table>/")
 	f.Var(&budget, "memory-budget", "bytes held by all open files together; the largest partition is flushed when over")
-	f.IntVar(&cfg.MaxOpenFiles, "max-open-files", 512, "files open at once across all partitions; the partition with most is flushed when over")
+	f.IntVar(&cfg.MaxOpenFiles, "max-open-files", 128, "files open at once across all partitions; the partition with most is flushed when over")
 	obs.add(c, "")
 	return c
 }
