@@ -1,30 +1,17 @@
 package catalog
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/sluicehq/sluice/internal/fixtures"
 	"github.com/sluicehq/sluice/schema"
 )
-
-func fixture(t *testing.T) string {
-	t.Helper()
-	m, _ := filepath.Glob("/work/shared/fixtures/firehose/PUT-S3-*")
-	if len(m) == 0 {
-		t.Skip("Firehose fixture not present")
-	}
-	return m[0]
-}
 
 // The Firehose object (concatenated JSON) yields a schema that loads and
 // decodes every one of its events with the right types.
 func TestInferFirehoseFixture(t *testing.T) {
-	data, err := os.ReadFile(fixture(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := fixtures.FirehoseObject()
 	inf, err := Infer(strings.NewReader(string(data)), InferOptions{Name: "beer_clicks"})
 	if err != nil {
 		t.Fatal(err)

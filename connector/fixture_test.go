@@ -2,14 +2,15 @@ package connector
 
 import (
 	"bufio"
+	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/internal/fixtures"
 )
 
 // The Firehose fixture replayed with its arrival time: by arrival time the
@@ -17,17 +18,8 @@ import (
 // zone-less local clock) in hour=12. Two tables share one sink, one of them
 // a processor-style topic with a dot in its name.
 func TestFirehoseFixtureTwoTables(t *testing.T) {
-	files, _ := filepath.Glob("/work/shared/fixtures/firehose/PUT-S3-*")
-	if len(files) == 0 {
-		t.Skip("Firehose fixture not present")
-	}
-	f, err := os.Open(files[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	var lines [][]byte
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(fixtures.FirehoseObject()))
 	for sc.Scan() {
 		if l := strings.TrimSpace(sc.Text()); l != "" {
 			lines = append(lines, []byte(l))
