@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"context"
 	"log/slog"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	"github.com/sluicehq/sluice/internal/kclient"
 	"github.com/sluicehq/sluice/internal/telemetry"
 )
 
@@ -36,6 +39,10 @@ func (o *obsFlags) start(c *cobra.Command) (*runtime, error) {
 	}
 	rt := &runtime{log: telemetry.NewLogger(o.log, c.ErrOrStderr()), reg: telemetry.NewRegistry()}
 	rt.srv = &telemetry.Server{Addr: o.metricsAddr, Reg: rt.reg, Log: rt.log}
+	// A worker that talks to Kafka is ready when the brokers answer it.
+	if kc, ok := kclient.FromFlags(c.Flags()); ok {
+		rt.srv.Ready = func(ctx context.Context) error { return kc.Check(ctx, 3*time.Second) }
+	}
 	if err := rt.srv.Start(); err != nil {
 		return nil, err
 	}
