@@ -177,32 +177,11 @@ func ParseFile(name string, data []byte) (*Spec, error) {
 		}
 		s.Window = w
 	}
-	for i, t := range f.Tests {
-		path := fmt.Sprintf("$.tests[%d]", i)
-		tc := Test{Name: t.Name, Event: t.Event, Output: t.Output, Events: t.Events, Path: path}
-		if tc.Name == "" {
-			tc.Name = fmt.Sprintf("test %d", i+1)
-		}
-		switch e := t.Expect.(type) {
-		case nil:
-		case string:
-			tc.Expect = e
-		case []any:
-			for j, r := range e {
-				m, ok := r.(map[string]any)
-				if !ok {
-					return nil, loc.Errorf(fmt.Sprintf("%s.expect[%d]", path, j), "an expected row is a map of column: value")
-				}
-				tc.Rows = append(tc.Rows, m)
-			}
-			if tc.Rows == nil {
-				tc.Rows = []map[string]any{}
-			}
-		default:
-			return nil, loc.Errorf(path+".expect", "expect is match, no_match or a list of expected rows")
-		}
-		s.Tests = append(s.Tests, tc)
+	tests, err := convertTests(loc, f.Tests)
+	if err != nil {
+		return nil, err
 	}
+	s.Tests = tests
 	return s, nil
 }
 

@@ -46,7 +46,8 @@ func (f *sqlFile) testsBlock(all []token) ([]Test, error) {
 	return nil, nil
 }
 
-// convertTests turns the YAML test items into Tests, as ParseFile does.
+// convertTests turns the YAML test items of a rule file (or of a SQL rule's
+// tests comment) into Tests.
 func convertTests(loc Locator, in []testFile) ([]Test, error) {
 	var out []Test
 	for i, t := range in {
