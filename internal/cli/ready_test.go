@@ -10,7 +10,6 @@ import (
 	"github.com/sluicehq/sluice/broker"
 )
 
-
 func status(url string) int {
 	resp, err := http.Get(url)
 	if err != nil {

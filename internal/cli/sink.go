@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluicehq/sluice/connector"
+	"github.com/sluicehq/sluice/processor/rule"
 	"github.com/sluicehq/sluice/schema"
 )
 
@@ -19,6 +20,7 @@ func newSinkCmd() *cobra.Command {
 		obs     obsFlags
 		topics  []string
 		schemas []string
+		rules   string
 		size    = byteSize(128 << 20)
 		budget  = byteSize(512 << 20)
 	)
@@ -56,7 +58,7 @@ Credentials come from the standard AWS chain (environment, profile, IRSA).`,
       --to 's3://lake/raw?endpoint=http://minio:9000&use_path_style=true&region=us-east-1'`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			tables, err := sinkTables(topics, schemas)
+			tables, err := sinkTables(topics, schemas, rules)
 			if err != nil {
 				return usageErr(err)
 			}
@@ -78,6 +80,7 @@ Credentials come from the standard AWS chain (environment, profile, IRSA).`,
 	cfg.Kafka.AddFlags(f)
 	f.StringVar(&cfg.Group, "group", "sluice-sink", "consumer group")
 	f.StringSliceVar(&topics, "topics", nil, "topics to write, comma separated (required)")
+	f.StringVar(&rules, "rules", "", "directory of rule files: each rule's output topic gets the rule's output schema")
 	f.StringArrayVar(&schemas, "schema", nil, "TOPIC=FILE|NAME: the schema of a topic (default: the built-in schema of that topic); repeatable")
 	f.StringVar(&cfg.To, "to", "", "destination: file:///absolute/dir or s3://bucket/prefix?region=..&endpoint=..&use_path_style=true (required)")
 	f.DurationVar(&cfg.FlushInterval, "flush-interval", 60*time.Second, "close a partition's files this long after their first record")
@@ -94,8 +97,10 @@ Credentials come from the standard AWS chain (environment, profile, IRSA).`,
 	return c
 }
 
-// sinkTables maps each topic to its schema.
-func sinkTables(topics, schemas []string) ([]connector.Table, error) {
+// sinkTables maps each topic to its schema: a --schema flag first, then
+// the output schema of the rule in rulesDir that writes the topic, then the
+// built-in schema of that topic.
+func sinkTables(topics, schemas []string, rulesDir string) ([]connector.Table, error) {
 	if len(topics) == 0 {
 		return nil, fmt.Errorf("--topics is required")
 	}
@@ -113,12 +118,26 @@ func sinkTables(topics, schemas []string) ([]connector.Table, error) {
 			byTopic[s.Topic] = n
 		}
 	}
+	ruleOut := map[string]*schema.Schema{}
+	if rulesDir != "" {
+		rs, err := rule.LoadDir(rulesDir, nil)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rs {
+			ruleOut[r.Output] = r.OutputSchema()
+		}
+	}
 	var tables []connector.Table
 	for _, t := range topics {
 		ref, ok := given[t]
 		if !ok {
+			if s, ok := ruleOut[t]; ok {
+				tables = append(tables, connector.Table{Topic: t, Schema: s})
+				continue
+			}
 			if ref, ok = byTopic[t]; !ok {
-				return nil, fmt.Errorf("topic %q has no schema: give --schema %s=FILE|NAME", t, t)
+				return nil, fmt.Errorf("topic %q has no schema: give --schema %s=FILE|NAME, or --rules with the rule that writes it", t, t)
 			}
 		}
 		delete(given, t)

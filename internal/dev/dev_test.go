@@ -74,7 +74,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 		t.Fatal("no event matched the filter: the test proves nothing")
 	}
 
-	out, err := lakecheck.ReadTable(lake, "high_intent_views")
+	out, err := lakecheck.ReadTable(lake, "clickstream_high_intent_views")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,7 +41,8 @@ func Run(ctx context.Context, c Config) (*Summary, error) {
 	p := &pipeline{gen: &producer.Stats{}, proc: &processor.Stats{}, sink: &connector.Stats{}, rules: rules, source: src.Topic}
 	p.tables = []connector.Table{{Topic: src.Topic, Name: src.Name, Schema: src}}
 	for _, r := range rules {
-		p.tables = append(p.tables, connector.Table{Topic: r.Output, Name: r.Name, Schema: r.OutputSchema()})
+		// Named as `sluice sink` names it, so the dev lake looks like production's.
+		p.tables = append(p.tables, connector.Table{Topic: r.Output, Name: connector.TableName(r.Output), Schema: r.OutputSchema()})
 	}
 
 	// Workers outlive generation: they stop only once they caught up, so a

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"sort"
 	"strings"
 )
 
@@ -48,14 +49,17 @@ func (s *Summary) Print(w io.Writer, sourceTable string) {
 	fmt.Fprintf(w, "\nproduced %d events, processed %d, wrote %d rows in %d Parquet files to %s\n",
 		s.Produced, s.Processed, s.Rows, s.Files, s.Lake)
 	for _, t := range s.Tables {
-		fmt.Fprintf(w, "  %-28s %8d records  (topic %s)\n", t.Name, t.Records, t.Topic)
+		fmt.Fprintf(w, "  %-32s %8d records  (topic %s)\n", t.Name, t.Records, t.Topic)
 	}
 	if len(s.Matched) > 0 {
-		fmt.Fprintln(w, "rule matches:")
-		for _, t := range s.Tables {
-			if n, ok := s.Matched[t.Name]; ok {
-				fmt.Fprintf(w, "  %-28s %8d\n", t.Name, n)
-			}
+		fmt.Fprintln(w, "events that passed each rule's where clause:")
+		names := make([]string, 0, len(s.Matched))
+		for n := range s.Matched {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			fmt.Fprintf(w, "  %-32s %8d\n", n, s.Matched[n])
 		}
 	}
 	if s.Errors > 0 {
