@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/internal/telemetry"
 )
 
 // maxPoll bounds the records handled between two checks of the time
@@ -96,6 +98,7 @@ func Run(ctx context.Context, cfg Config) error {
 		kgo.FetchMaxBytes(int32(min(cfg.MemoryBudget/8, 50<<20))),
 		kgo.FetchMaxPartitionBytes(int32(min(cfg.MemoryBudget/32, 1<<20))),
 	)
+	opts = append(opts, telemetry.KafkaMetrics("sluice_sink_kafka", cfg.Reg)...)
 	if s.cl, err = kgo.NewClient(opts...); err != nil {
 		return fmt.Errorf("creating Kafka client: %w", err)
 	}

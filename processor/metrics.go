@@ -47,13 +47,3 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	return m
 }
-
-// lenientRegisterer registers collectors, keeping the first of duplicates
-// (a second Run on one registry) instead of panicking as MustRegister does.
-type lenientRegisterer struct{ prometheus.Registerer }
-
-func (l lenientRegisterer) MustRegister(cs ...prometheus.Collector) {
-	for _, c := range cs {
-		_ = l.Register(c)
-	}
-}

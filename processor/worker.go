@@ -12,8 +12,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/plugin/kprom"
 
+	"github.com/sluicehq/sluice/internal/telemetry"
 	"github.com/sluicehq/sluice/processor/rule"
 	"github.com/sluicehq/sluice/schema"
 )
@@ -111,9 +111,9 @@ func Run(ctx context.Context, cfg Config) error {
 		kgo.OnPartitionsAssigned(w.onAssigned),
 		kgo.OnPartitionsRevoked(w.onRevoked),
 		kgo.OnPartitionsLost(w.onRevoked),
-		// Kafka client metrics: sluice_process_kafka_* (bytes, requests, lag of fetches).
-		kgo.WithHooks(kprom.NewMetrics("sluice_process_kafka", kprom.Registerer(lenientRegisterer{cfg.Reg}))),
 	)
+	// Kafka client metrics: sluice_process_kafka_* (bytes, requests, errors).
+	opts = append(opts, telemetry.KafkaMetrics("sluice_process_kafka", cfg.Reg)...)
 	w.sess, err = kgo.NewGroupTransactSession(opts...)
 	if err != nil {
 		return fmt.Errorf("creating transactional consumer: %w", err)

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sluicehq/sluice/internal/telemetry"
 	"github.com/sluicehq/sluice/schema"
 )
 
@@ -71,7 +72,8 @@ func NewCollector(cfg CollectConfig) (*Collector, error) {
 	}
 	// Records waiting in the client count against memory too: cap them at
 	// the in-flight budget (a request that cannot buffer waits, then 503s).
-	cl, err := newProducer(cfg.Kafka, cfg.Compression, cfg.AckTimeout, kgo.MaxBufferedBytes(int(cfg.MaxInFlightBytes)))
+	cl, err := newProducer(cfg.Kafka, cfg.Compression, cfg.AckTimeout,
+		append(telemetry.KafkaMetrics("sluice_collect_kafka", cfg.Reg), kgo.MaxBufferedBytes(int(cfg.MaxInFlightBytes)))...)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,8 @@ package producer
 import (
 	"context"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/telemetry"
 )
 
 // Generate produces synthetic events until Count events, Duration or ctx
@@ -16,7 +18,7 @@ func Generate(ctx context.Context, cfg GenConfig) error {
 	if err != nil {
 		return err
 	}
-	cl, err := newProducer(cfg.Kafka, cfg.Compression, cfg.DeliveryTimeout)
+	cl, err := newProducer(cfg.Kafka, cfg.Compression, cfg.DeliveryTimeout, telemetry.KafkaMetrics("sluice_generate_kafka", cfg.Reg)...)
 	if err != nil {
 		return err
 	}

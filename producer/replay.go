@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicehq/sluice/internal/kclient"
+	"github.com/sluicehq/sluice/internal/telemetry"
 	"github.com/sluicehq/sluice/schema"
 )
 
@@ -141,7 +142,7 @@ func Replay(ctx context.Context, cfg ReplayConfig) error {
 	if err != nil {
 		return err
 	}
-	cl, err := newProducer(cfg.Kafka, cfg.Compression, cfg.DeliveryTimeout)
+	cl, err := newProducer(cfg.Kafka, cfg.Compression, cfg.DeliveryTimeout, telemetry.KafkaMetrics("sluice_replay_kafka", cfg.Reg)...)
 	if err != nil {
 		return err
 	}
