@@ -38,7 +38,7 @@ a summary with how to query the lake.`,
 			fmt.Fprintf(c.OutOrStdout(), "sluice dev: rules from %s, lake in %s (Ctrl-C stops and flushes)\n", cfg.RulesDir, cfg.Lake)
 			sum, err := dev.Run(c.Context(), cfg)
 			if sum != nil {
-				sum.Print(c.OutOrStdout(), cfg.Schema)
+				sum.Print(c.OutOrStdout())
 			}
 			return err
 		},

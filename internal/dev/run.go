@@ -39,9 +39,10 @@ func Run(ctx context.Context, c Config) (*Summary, error) {
 	kc := kclient.Config{Brokers: b.Addrs(), ClientID: "sluice-dev"}
 
 	p := &pipeline{gen: &producer.Stats{}, proc: &processor.Stats{}, sink: &connector.Stats{}, rules: rules, source: src.Topic}
-	p.tables = []connector.Table{{Topic: src.Topic, Name: src.Name, Schema: src}}
+	p.tables = []connector.Table{{Topic: src.Topic, Name: connector.TableName(src.Topic), Schema: src}}
+	// Tables are named as `sluice sink` names them, so the dev lake looks
+	// like production's.
 	for _, r := range rules {
-		// Named as `sluice sink` names it, so the dev lake looks like production's.
 		p.tables = append(p.tables, connector.Table{Topic: r.Output, Name: connector.TableName(r.Output), Schema: r.OutputSchema()})
 	}
 
@@ -78,6 +79,7 @@ func Run(ctx context.Context, c Config) (*Summary, error) {
 	procErr, sinkErr := <-procDone, <-sinkDone
 	stopStatus()
 	sum := p.summary(lake, drained)
+	sum.Schema = c.Schema
 	switch {
 	case genErr != nil:
 		return sum, fmt.Errorf("generating events: %w", genErr)

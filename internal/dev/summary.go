@@ -5,7 +5,6 @@ import (
 	"io"
 	"path/filepath"
 	"sort"
-	"strings"
 )
 
 // Summary is what a dev run did.
@@ -19,6 +18,7 @@ type Summary struct {
 	Errors    int64 // records the sink sent to the error prefix
 	Tables    []TableSummary
 	Lake      string
+	Schema    string // the generated events' schema, as given
 	Drained   bool // every produced record and rule output reached the sink
 }
 
@@ -45,7 +45,7 @@ func (p *pipeline) summary(lake string, drained bool) *Summary {
 }
 
 // Print writes the summary and how to query the lake.
-func (s *Summary) Print(w io.Writer, sourceTable string) {
+func (s *Summary) Print(w io.Writer) {
 	fmt.Fprintf(w, "\nproduced %d events, processed %d, wrote %d rows in %d Parquet files to %s\n",
 		s.Produced, s.Processed, s.Rows, s.Files, s.Lake)
 	for _, t := range s.Tables {
@@ -65,11 +65,12 @@ func (s *Summary) Print(w io.Writer, sourceTable string) {
 	if s.Errors > 0 {
 		fmt.Fprintf(w, "%d records could not be converted: see %s\n", s.Errors, filepath.Join(s.Lake, "errors"))
 	}
-	glob := filepath.Join(s.Lake, sourceTable, "**", "*.parquet")
+	source := s.Tables[0].Name // the generated events' table comes first
+	glob := filepath.Join(s.Lake, source, "**", "*.parquet")
 	fmt.Fprintf(w, `
 Query the lake with DuckDB:
   duckdb -c "SELECT event_name, count(*) FROM read_parquet('%s', hive_partitioning=true) GROUP BY 1"
 Register it in Athena (upload the lake to S3 first), no crawler needed:
-  sluice catalog ddl --schema %s --location s3://YOUR-BUCKET/%s/
-`, glob, sourceTable, strings.TrimPrefix(sourceTable, "/"))
+  sluice catalog ddl --schema %s --location s3://YOUR-BUCKET/lake
+`, glob, s.Schema)
 }
