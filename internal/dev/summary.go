@@ -19,7 +19,7 @@ type Summary struct {
 	Tables    []TableSummary
 	Lake      string
 	Schema    string // the generated events' schema, as given
-	Drained   bool // every produced record and rule output reached the sink
+	Drained   bool   // every produced record and rule output reached the sink
 }
 
 // TableSummary counts the records one table received.
