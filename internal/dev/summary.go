@@ -69,7 +69,7 @@ func (s *Summary) Print(w io.Writer) {
 	glob := filepath.Join(s.Lake, source, "**", "*.parquet")
 	fmt.Fprintf(w, `
 Query the lake with DuckDB:
-  duckdb -c "SELECT event_name, count(*) FROM read_parquet('%s', hive_partitioning=true) GROUP BY 1"
+  duckdb -c "SELECT year, month, day, hour, count(*) AS events FROM read_parquet('%s', hive_partitioning=true) GROUP BY ALL ORDER BY ALL"
 Register it in Athena (upload the lake to S3 first), no crawler needed:
   sluice catalog ddl --schema %s --location s3://YOUR-BUCKET/lake
 `, glob, s.Schema)
