@@ -251,6 +251,7 @@ func (w *worker) txn(ctx context.Context, fs kgo.Fetches) error {
 		}
 		return err
 	}
+	w.sink.begin()
 	if err := w.sess.Begin(); err != nil {
 		return fmt.Errorf("beginning transaction: %w", err)
 	}

@@ -124,7 +124,10 @@ func (r *stateReader) val(k schema.Type) value {
 }
 
 func (w *Windows) encodeBucket(b *bucket) []byte {
-	out := make([]byte, 0, 32+16*len(b.group)+24*len(b.aggs))
+	return w.appendBucket(make([]byte, 0, 32+16*len(b.group)+24*len(b.aggs)), b)
+}
+
+func (w *Windows) appendBucket(out []byte, b *bucket) []byte {
 	out = append(out, stateVersion)
 	out = binary.AppendVarint(out, b.start)
 	out = binary.AppendVarint(out, b.end)
