@@ -1,6 +1,7 @@
 package rule
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"math"
@@ -207,7 +208,8 @@ func (w *Windows) decodeBucket(data []byte) (*bucket, error) {
 		}
 		if flags&4 != 0 {
 			st.hll = hyperloglog.New14()
-			if err := st.hll.UnmarshalBinary(r.bytes(r.uvarint())); r.err == nil && err != nil {
+			// A copy: the input may be a pooled buffer reused after the transaction.
+			if err := st.hll.UnmarshalBinary(bytes.Clone(r.bytes(r.uvarint()))); r.err == nil && err != nil {
 				return nil, err
 			}
 		}
