@@ -2,6 +2,7 @@ package processor
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -145,7 +146,7 @@ func BenchmarkTopicToTopic(b *testing.B) {
 			}
 			for i := 0; i < n; i++ {
 				raw := evs[i%len(evs)]
-				cl.Produce(context.Background(), &kgo.Record{Key: raw[70:74], Value: raw}, nil)
+				cl.Produce(context.Background(), &kgo.Record{Key: benchKey(raw), Value: raw}, nil)
 			}
 			if err := cl.Flush(context.Background()); err != nil {
 				b.Fatal(err)
@@ -175,6 +176,15 @@ func BenchmarkTopicToTopic(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchKey is the event's user_id: clickstream records are keyed by user
+// (schema `key: user_id`), which spreads them over the partitions and keeps
+// each user's events in one.
+func benchKey(raw []byte) []byte {
+	const field = `"user_id": "`
+	i := bytes.Index(raw, []byte(field)) + len(field)
+	return raw[i : i+bytes.IndexByte(raw[i:], '"')]
 }
 
 func childBroker(b *testing.B) string {

@@ -41,12 +41,15 @@ func (w *worker) indexPartials(rs *ruleSet) {
 }
 
 // Partial sends a closed window of the current source partition.
+// key and state are only valid during the call.
 func (s *txnSink) Partial(r *rule.Rule, key, state []byte) {
-	v := make([]byte, 0, 5+len(r.Hash)+len(state))
+	v := s.arena.alloc(5 + len(r.Hash) + len(state))
 	v = append(append(v, partialRecord), r.Hash...)
 	v = binary.BigEndian.AppendUint32(v, uint32(s.part))
 	v = append(v, state...)
-	s.produceInternal(&kgo.Record{Topic: s.w.partialsTopic(r), Key: key, Value: v}, -1)
+	rec := s.arena.record()
+	rec.Topic, rec.Key, rec.Value = s.w.partialsTopic(r), s.arena.copy(key), v
+	s.produceInternal(rec, -1)
 }
 
 // produceInternal produces a record of an internal topic (not counted as
@@ -62,7 +65,7 @@ func (s *txnSink) produceInternal(r *kgo.Record, part int32) {
 		part = int32(tp.Partition(r, int(n)))
 	}
 	r.Partition = part
-	s.w.sess.Produce(context.Background(), r, s.promise)
+	s.send(r)
 }
 
 // sendMarkers tells every combiner of pt's combining rules how far pt's
@@ -140,9 +143,9 @@ func (w *worker) tickCombiners() {
 		ct.comb.Advance(&w.sink)
 		topic, prefix := w.stateTopic(ct.r.Schema.Topic), combKeyPrefix(ct.r)
 		ct.comb.Changes(func(k string, v []byte) {
-			w.sink.produceState(topic, ct.tp.part, prefix+k, v)
+			w.sink.produceState(topic, ct.tp.part, prefix, []byte(k), v)
 		}, func(k string) {
-			w.sink.produceState(topic, ct.tp.part, prefix+k, nil)
+			w.sink.produceState(topic, ct.tp.part, prefix, []byte(k), nil)
 		})
 	}
 }

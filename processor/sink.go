@@ -1,10 +1,11 @@
 package processor
 
 import (
-	"bytes"
 	"context"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -21,6 +22,9 @@ type txnSink struct {
 	consumed map[string]int64
 	dead     map[string]int64
 	promise  func(*kgo.Record, error)
+	arena    arena        // this transaction's produced records and bytes
+	now      time.Time    // the records' timestamp: when the transaction began
+	inflight atomic.Int64 // records produced whose promise has not run
 
 	mu      sync.Mutex
 	prodErr error
@@ -33,7 +37,27 @@ func (s *txnSink) reset() {
 	s.mu.Unlock()
 }
 
+// begin readies the sink for a transaction: the previous one's records
+// and bytes are reused once the client holds none of them.
+func (s *txnSink) begin() {
+	s.arena.reset(s.inflight.Load() == 0)
+	s.now = time.Now()
+}
+
+// send hands a record to the client; every produce goes through here, so
+// inflight counts the records the client may still hold.
+// Records carry the transaction's start time: one clock read per
+// transaction instead of one per record (the client's default).
+func (s *txnSink) send(r *kgo.Record) {
+	if r.Timestamp.IsZero() {
+		r.Timestamp = s.now
+	}
+	s.inflight.Add(1)
+	s.w.sess.Produce(context.Background(), r, s.promise)
+}
+
 func (s *txnSink) onProduced(_ *kgo.Record, err error) {
+	defer s.inflight.Add(-1)
 	if err != nil {
 		s.mu.Lock()
 		if s.prodErr == nil {
@@ -51,8 +75,9 @@ func (s *txnSink) err() error {
 
 func (s *txnSink) failed() bool { return s.err() != nil }
 
-// own returns b, copied unless it is the input record's own bytes (which
-// stay valid until the transaction ends; rule buffers do not).
+// own returns b, copied (into the arena) unless it is the input record's
+// own bytes (which stay valid until the transaction ends; rule buffers do
+// not).
 func (s *txnSink) own(b []byte) []byte {
 	if b == nil {
 		return nil
@@ -62,7 +87,7 @@ func (s *txnSink) own(b []byte) []byte {
 			return b
 		}
 	}
-	return bytes.Clone(b)
+	return s.arena.copy(b)
 }
 
 func (s *txnSink) produce(r *kgo.Record) {
@@ -84,7 +109,7 @@ func (s *txnSink) produce(r *kgo.Record) {
 		r.Partition = s.part % n // deterministic, so a replay lands where the first run did
 	}
 	s.produced[r.Topic]++
-	s.w.sess.Produce(context.Background(), r, s.promise)
+	s.send(r)
 }
 
 // keyPartitioner places keyed records as kgo and Kafka's Java client do
@@ -92,7 +117,9 @@ func (s *txnSink) produce(r *kgo.Record) {
 var keyPartitioner = kgo.StickyKeyPartitioner(nil)
 
 func (s *txnSink) Output(r *rule.Rule, key, value []byte) {
-	s.produce(&kgo.Record{Topic: r.Output, Key: s.own(key), Value: s.own(value)})
+	rec := s.arena.record()
+	rec.Topic, rec.Key, rec.Value = r.Output, s.own(key), s.own(value)
+	s.produce(rec)
 }
 
 func (s *txnSink) Late(r *rule.Rule, reason string) {

@@ -32,16 +32,21 @@ func (w *worker) writeChanges(pt *partTask) {
 			continue
 		}
 		prefix := stateKeyPrefix(pt.task.Rules[i])
-		win.Changes(func(k string, v []byte) {
-			w.sink.produceState(topic, pt.tp.part, prefix+k, v)
-		}, func(k string) {
-			w.sink.produceState(topic, pt.tp.part, prefix+k, nil)
+		win.Changes(func(k, v []byte) {
+			w.sink.produceState(topic, pt.tp.part, prefix, k, v)
+		}, func(k []byte) {
+			w.sink.produceState(topic, pt.tp.part, prefix, k, nil)
 		})
 	}
 }
 
-func (s *txnSink) produceState(topic string, part int32, key string, val []byte) {
-	s.w.sess.Produce(context.Background(), &kgo.Record{Topic: topic, Partition: part, Key: []byte(key), Value: val}, s.promise)
+// produceState writes one changelog entry, prefix+key: val (nil: a
+// tombstone). key and val are copied: they need only be valid during the
+// call.
+func (s *txnSink) produceState(topic string, part int32, prefix string, key, val []byte) {
+	rec := s.arena.record()
+	rec.Topic, rec.Partition, rec.Key, rec.Value = topic, part, s.arena.join(prefix, key), s.arena.copy(val)
+	s.send(rec)
 }
 
 // restorer is state that a changelog entry can be loaded into.

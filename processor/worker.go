@@ -107,6 +107,7 @@ func Run(ctx context.Context, cfg Config) error {
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.MaxBufferedRecords(1<<20),
+		kgo.WithPools(&recordPool{}),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.OnPartitionsAssigned(w.onAssigned),
 		kgo.OnPartitionsRevoked(w.onRevoked),
@@ -251,6 +252,7 @@ func (w *worker) txn(ctx context.Context, fs kgo.Fetches) error {
 		}
 		return err
 	}
+	w.sink.begin()
 	if err := w.sess.Begin(); err != nil {
 		return fmt.Errorf("beginning transaction: %w", err)
 	}
@@ -323,6 +325,9 @@ func (w *worker) txn(ctx context.Context, fs kgo.Fetches) error {
 	endCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.TransactionTimeout)
 	defer cancel()
 	committed, err := w.sess.End(endCtx, try)
+	if err == nil && w.sink.inflight.Load() == 0 {
+		recycle(fs) // the transaction is over: nothing refers to its input any more
+	}
 	if procErr != nil {
 		return procErr
 	}

@@ -1,6 +1,7 @@
 package rule
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"math"
@@ -124,7 +125,10 @@ func (r *stateReader) val(k schema.Type) value {
 }
 
 func (w *Windows) encodeBucket(b *bucket) []byte {
-	out := make([]byte, 0, 32+16*len(b.group)+24*len(b.aggs))
+	return w.appendBucket(make([]byte, 0, 32+16*len(b.group)+24*len(b.aggs)), b)
+}
+
+func (w *Windows) appendBucket(out []byte, b *bucket) []byte {
 	out = append(out, stateVersion)
 	out = binary.AppendVarint(out, b.start)
 	out = binary.AppendVarint(out, b.end)
@@ -204,7 +208,8 @@ func (w *Windows) decodeBucket(data []byte) (*bucket, error) {
 		}
 		if flags&4 != 0 {
 			st.hll = hyperloglog.New14()
-			if err := st.hll.UnmarshalBinary(r.bytes(r.uvarint())); r.err == nil && err != nil {
+			// A copy: the input may be a pooled buffer reused after the transaction.
+			if err := st.hll.UnmarshalBinary(bytes.Clone(r.bytes(r.uvarint()))); r.err == nil && err != nil {
 				return nil, err
 			}
 		}

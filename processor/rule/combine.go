@@ -20,7 +20,8 @@ import (
 // Session windows stay per partition: a session is one key's, and the
 // topic's key keeps a key's events in one partition.
 
-// PartialSink receives the closed windows of a rule that Combines.
+// PartialSink receives the closed windows of a rule that Combines. key and
+// state are only valid during the call.
 type PartialSink interface {
 	Partial(r *Rule, key, state []byte)
 }

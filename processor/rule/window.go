@@ -38,12 +38,20 @@ type Windows struct {
 	nextEnd  int64                        // session: earliest end among open sessions
 	n        int                          // open buckets
 	dirty    []*bucket
-	gone     []string // changelog keys of buckets that closed or moved
+	gone     []goneKey // changelog keys of buckets that closed or moved
 	wmDirty  bool
 	early    time.Time
 	track    bool // keep the changes for a changelog (Changes)
 	partial  bool // closed windows go to a Combiner (PartialSink), not out
 	row      []byte
+	kbuf     []byte // scratch for changelog keys and values
+	vbuf     []byte
+}
+
+// goneKey is the changelog key of a bucket to delete: stateKey(start, gkey).
+type goneKey struct {
+	start int64
+	gkey  string
 }
 
 // TrackChanges makes the state remember what changed, for Changes. Off by
@@ -226,7 +234,7 @@ func (w *Windows) addSession(ev *Eval, ts, wm int64) string {
 	}
 	target.start = min(target.start, ts)
 	if target.start != origStart && w.track && target.flushed {
-		w.gone = append(w.gone, stateKey(origStart, target.gkey)) // its changelog key moves with its start
+		w.gone = append(w.gone, goneKey{origStart, target.gkey}) // its changelog key moves with its start
 		target.flushed = false
 	}
 	target.end = max(target.end, ts+gap)
@@ -253,7 +261,7 @@ func (w *Windows) drop(b *bucket) {
 	b.removed = true
 	w.n--
 	if w.track && b.flushed { // never written: nothing to delete
-		w.gone = append(w.gone, w.stateKey(b))
+		w.gone = append(w.gone, goneKey{b.start, b.gkey})
 	}
 }
 
@@ -313,7 +321,9 @@ func (w *Windows) close(ev *Eval, s Sink, wm int64) {
 	for _, b := range out {
 		w.drop(b)
 		if w.partial && partial {
-			ps.Partial(w.r, []byte(w.stateKey(b)), w.encodeBucket(b))
+			w.kbuf = appendStateKey(w.kbuf[:0], b.start, b.gkey)
+			w.vbuf = w.appendBucket(w.vbuf[:0], b)
+			ps.Partial(w.r, w.kbuf, w.vbuf)
 			continue
 		}
 		w.emit(ev, s, b, true)
@@ -441,20 +451,24 @@ func (w *Windows) emit(ev *Eval, s Sink, b *bucket, final bool) {
 // group; a closed bucket is a tombstone; "m" holds the partition's maximum
 // event time.
 
-func (w *Windows) stateKey(b *bucket) string { return stateKey(b.start, b.gkey) }
-
 func stateKey(start int64, gkey string) string {
-	k := make([]byte, 0, 9+len(gkey))
+	return string(appendStateKey(make([]byte, 0, 9+len(gkey)), start, gkey))
+}
+
+func appendStateKey(k []byte, start int64, gkey string) []byte {
 	k = append(k, 'b')
 	k = binary.BigEndian.AppendUint64(k, uint64(start))
-	return string(append(k, gkey...))
+	return append(k, gkey...)
 }
 
 // Changes reports the state changed since the last call: put for every
 // open bucket that changed (and the watermark), del for every bucket gone.
-func (w *Windows) Changes(put func(key string, val []byte), del func(key string)) {
-	for _, k := range w.gone {
-		del(k)
+// key and val are only valid during the call (they are reused scratch, as
+// a transaction writes thousands of entries).
+func (w *Windows) Changes(put func(key, val []byte), del func(key []byte)) {
+	for _, g := range w.gone {
+		w.kbuf = appendStateKey(w.kbuf[:0], g.start, g.gkey)
+		del(w.kbuf)
 	}
 	w.gone = w.gone[:0]
 	for _, b := range w.dirty {
@@ -462,13 +476,17 @@ func (w *Windows) Changes(put func(key string, val []byte), del func(key string)
 		if b.removed {
 			continue
 		}
-		put(w.stateKey(b), w.encodeBucket(b))
+		w.kbuf = appendStateKey(w.kbuf[:0], b.start, b.gkey)
+		w.vbuf = w.appendBucket(w.vbuf[:0], b)
+		put(w.kbuf, w.vbuf)
 		b.flushed = true
 	}
 	w.dirty = w.dirty[:0]
 	if w.wmDirty {
 		w.wmDirty = false
-		put("m", binary.BigEndian.AppendUint64(nil, uint64(w.maxET)))
+		w.kbuf = append(w.kbuf[:0], 'm')
+		w.vbuf = binary.BigEndian.AppendUint64(w.vbuf[:0], uint64(w.maxET))
+		put(w.kbuf, w.vbuf)
 	}
 }
 

@@ -1,6 +1,7 @@
 package rule
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -211,7 +212,7 @@ func TestStateRoundTrip(t *testing.T) {
 		task.TrackChanges()
 		run(task, first)
 		live := map[string][]byte{}
-		task.Windows[0].Changes(func(k string, v []byte) { live[k] = v }, func(k string) { delete(live, k) })
+		task.Windows[0].Changes(func(k, v []byte) { live[string(k)] = bytes.Clone(v) }, func(k []byte) { delete(live, string(k)) })
 		again := NewTask([]*Rule{r})
 		again.TrackChanges()
 		for k, v := range live {
