@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluicehq/sluice/catalog"
+	"github.com/sluicehq/sluice/processor/rule"
 	"github.com/sluicehq/sluice/schema"
 )
 
@@ -21,9 +22,11 @@ func newCatalogCmd() *cobra.Command {
 
 func newCatalogDDLCmd() *cobra.Command {
 	var (
-		o   catalog.DDLOptions
-		g   catalog.GlueOptions
-		ref string
+		o        catalog.DDLOptions
+		g        catalog.GlueOptions
+		ref      string
+		rulesDir string
+		ruleName string
 	)
 	c := &cobra.Command{
 		Use:   "ddl",
@@ -42,13 +45,11 @@ Data Catalog through the Glue API, with credentials from the standard AWS
 chain. Partition projection means no partition ever needs registering.`,
 		Example: `  sluice catalog ddl --schema clickstream --location s3://my-lake/events --database lake
   sluice catalog ddl --schema ./schemas/orders.yaml --location s3://lake/raw --partition-column event_name
+  sluice catalog ddl --rules rules/ --rule events_per_minute --location s3://my-lake/events   # a rule's output table
   sluice catalog ddl --schema clickstream --location s3://my-lake/events --glue-database lake --glue-region eu-west-1`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if ref == "" {
-				return usageErr(fmt.Errorf("--schema is required"))
-			}
-			s, err := schema.Resolve(ref)
+			s, err := ddlSchema(ref, rulesDir, ruleName)
 			if err != nil {
 				return usageErr(err)
 			}
@@ -70,7 +71,9 @@ chain. Partition projection means no partition ever needs registering.`,
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&ref, "schema", "", "schema file or built-in name (required)")
+	f.StringVar(&ref, "schema", "", "schema file or built-in name (or --rules with --rule)")
+	f.StringVar(&rulesDir, "rules", "", "directory of rule files, for --rule")
+	f.StringVar(&ruleName, "rule", "", "the rule whose output table to describe (with --rules)")
 	f.StringVar(&o.Location, "location", "", "the sink's --to: s3://bucket/prefix (required)")
 	f.StringVar(&o.Database, "database", "", "database (Glue catalog) to create the table in")
 	f.StringVar(&o.Table, "table", "", "table and folder name (default: the sink's, the topic with non-identifier characters as _)")
@@ -81,4 +84,27 @@ chain. Partition projection means no partition ever needs registering.`,
 	f.StringVar(&g.Region, "glue-region", "", "Glue region (default: the AWS chain's)")
 	f.StringVar(&g.Endpoint, "glue-endpoint", "", "Glue endpoint URL (VPC endpoints, tests)")
 	return c
+}
+
+// ddlSchema is the schema the DDL describes: a schema file or built-in, or
+// the output schema of a rule (a window rule's table has its own columns).
+func ddlSchema(ref, rulesDir, ruleName string) (*schema.Schema, error) {
+	switch {
+	case ref != "" && (rulesDir != "" || ruleName != ""):
+		return nil, fmt.Errorf("give --schema, or --rules with --rule, not both")
+	case ref != "":
+		return schema.Resolve(ref)
+	case rulesDir == "" || ruleName == "":
+		return nil, fmt.Errorf("--schema, or --rules with --rule, is required")
+	}
+	rs, err := rule.LoadDir(rulesDir, nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rs {
+		if r.Name == ruleName {
+			return r.OutputSchema(), nil
+		}
+	}
+	return nil, fmt.Errorf("--rule %s: no such rule in %s", ruleName, rulesDir)
 }

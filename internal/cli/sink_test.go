@@ -70,3 +70,20 @@ func TestSinkUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// The DDL of a rule's output table has the rule's output columns.
+func TestCatalogDDLForRule(t *testing.T) {
+	code, out, errb := run("catalog", "ddl", "--rules", "../../rules", "--rule", "events_per_minute", "--location", "s3://b/p")
+	if code != 0 || !strings.Contains(out, "`window_start` timestamp") || !strings.Contains(out, "LOCATION 's3://b/p/clickstream_events_per_minute/'") {
+		t.Fatalf("exit %d: %s %s", code, out, errb)
+	}
+	for _, args := range [][]string{
+		{"catalog", "ddl", "--rules", "../../rules", "--rule", "nope", "--location", "s3://b/p"},
+		{"catalog", "ddl", "--rules", "../../rules", "--location", "s3://b/p"},
+		{"catalog", "ddl", "--schema", "clickstream", "--rule", "events_per_minute", "--location", "s3://b/p"},
+	} {
+		if code, _, _ := run(args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+}
