@@ -95,20 +95,8 @@ func (c *GenConfig) Validate() error {
 	if c.Topic == "" {
 		return ErrNoTopic
 	}
-	if err := validCompression(c.Compression); err != nil {
+	if err := deliveryDefaults(&c.Compression, &c.DeliveryTimeout, &c.LogEvery); err != nil {
 		return err
-	}
-	if c.Compression == "" {
-		c.Compression = "snappy"
-	}
-	if c.DeliveryTimeout < 0 {
-		return ErrBadTimeout
-	}
-	if c.DeliveryTimeout == 0 {
-		c.DeliveryTimeout = 30 * time.Second
-	}
-	if c.LogEvery == 0 {
-		c.LogEvery = 10 * time.Second
 	}
 	return nil
 }
@@ -181,4 +169,26 @@ func validCompression(s string) error {
 		return nil
 	}
 	return fmt.Errorf("--compression %q: want none, gzip, snappy, lz4 or zstd", s)
+}
+
+// deliveryDefaults checks and fills the produce settings the generator and
+// replay share: compression (snappy), delivery timeout (30s) and the period
+// of progress log lines (10s).
+func deliveryDefaults(compression *string, timeout, logEvery *time.Duration) error {
+	if err := validCompression(*compression); err != nil {
+		return err
+	}
+	if *compression == "" {
+		*compression = "snappy"
+	}
+	if *timeout < 0 {
+		return ErrBadTimeout
+	}
+	if *timeout == 0 {
+		*timeout = 30 * time.Second
+	}
+	if *logEvery == 0 {
+		*logEvery = 10 * time.Second
+	}
+	return nil
 }

@@ -94,20 +94,8 @@ func (c *ReplayConfig) Validate() error {
 	if c.Count < 0 {
 		return ErrBadCount
 	}
-	if err := validCompression(c.Compression); err != nil {
+	if err := deliveryDefaults(&c.Compression, &c.DeliveryTimeout, &c.LogEvery); err != nil {
 		return err
-	}
-	if c.Compression == "" {
-		c.Compression = "snappy"
-	}
-	if c.DeliveryTimeout < 0 {
-		return ErrBadTimeout
-	}
-	if c.DeliveryTimeout == 0 {
-		c.DeliveryTimeout = 30 * time.Second
-	}
-	if c.LogEvery == 0 {
-		c.LogEvery = 10 * time.Second
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
