@@ -146,17 +146,7 @@ func (f *sqlFile) expr(n nodes.Node, e *exprBuf, mode exprMode) error {
 			fn = "min"
 		}
 		e.leaf(fn, t)
-		e.WriteString("(")
-		for i, a := range list(x.Args) {
-			if i > 0 {
-				e.WriteString(", ")
-			}
-			if err := f.expr(a, e, mode); err != nil {
-				return err
-			}
-		}
-		e.WriteString(")")
-		return nil
+		return f.callArgs(x.Args, e, mode)
 	case *nodes.TypeCast:
 		return f.typeCast(x, e, mode)
 	case *nodes.FuncCall:

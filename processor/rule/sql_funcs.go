@@ -109,17 +109,7 @@ func (f *sqlFile) funcCall(x *nodes.FuncCall, e *exprBuf, mode exprMode) error {
 		return f.errAt(t, fmt.Sprintf("%s() is not an aggregate", name))
 	}
 	e.leaf(fn, t)
-	e.WriteString("(")
-	for i, a := range list(x.Args) {
-		if i > 0 {
-			e.WriteString(", ")
-		}
-		if err := f.expr(a, e, mode); err != nil {
-			return err
-		}
-	}
-	e.WriteString(")")
-	return nil
+	return f.callArgs(x.Args, e, mode)
 }
 
 // aggCall translates an aggregate call into an Agg (name left empty) and
@@ -166,4 +156,19 @@ func (f *sqlFile) aggCall(x *nodes.FuncCall, t *token) (Agg, []anchor, error) {
 		return Agg{}, nil, f.errAt(t, fmt.Sprintf("COUNT(%s) over a value that may be null is not supported yet; use COUNT(*) with WHERE ... IS NOT NULL", b.String()))
 	}
 	return a, b.anchors, nil
+}
+
+// callArgs writes a call's argument list, "(a, b)", as expr text.
+func (f *sqlFile) callArgs(args *nodes.List, e *exprBuf, mode exprMode) error {
+	e.WriteString("(")
+	for i, a := range list(args) {
+		if i > 0 {
+			e.WriteString(", ")
+		}
+		if err := f.expr(a, e, mode); err != nil {
+			return err
+		}
+	}
+	e.WriteString(")")
+	return nil
 }
