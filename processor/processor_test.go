@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -124,27 +123,7 @@ func TestFilterAndTumblingWindowTopicToTopic(t *testing.T) {
 	if !strings.Contains(header(dl[0], "error")+header(dl[1], "error"), "Teleport") {
 		t.Errorf("schema error not named: %q / %q", header(dl[0], "error"), header(dl[1], "error"))
 	}
-	if v := testutil.ToFloat64(mustVec(t, reg, "sluice_process_dead_lettered_total")); v != 2 {
+	if v := gathered(t, reg, "sluice_process_dead_lettered_total"); v != 2 {
 		t.Errorf("dead_lettered metric %v", v)
 	}
-}
-
-// mustVec sums every series of a metric family.
-func mustVec(t *testing.T, reg *prometheus.Registry, name string) prometheus.Collector {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var total float64
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			for _, m := range mf.GetMetric() {
-				total += m.GetCounter().GetValue() + m.GetGauge().GetValue()
-			}
-		}
-	}
-	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "x"})
-	g.Set(total)
-	return g
 }
