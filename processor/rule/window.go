@@ -22,6 +22,8 @@ type bucket struct {
 	flushed    bool // written to the changelog under its current key
 	early      bool // changed since the last early emission
 	removed    bool
+	filed      bool  // session: in the end index, under slot
+	slot       int64 // session: end-index slot
 }
 
 // Windows is one window rule's state for one input partition: open windows
@@ -35,7 +37,7 @@ type Windows struct {
 	hasET    bool
 	byStart  map[int64]map[string]*bucket // tumbling and hopping
 	sessions map[string][]*bucket         // session: per group, by start
-	nextEnd  int64                        // session: earliest end among open sessions
+	ends     endIndex                     // session: open sessions by end
 	n        int                          // open buckets
 	dirty    []*bucket
 	gone     []goneKey // changelog keys of buckets that closed or moved
@@ -60,8 +62,12 @@ func (w *Windows) TrackChanges() { w.track = true }
 
 // NewWindows returns empty state for a window rule.
 func (r *Rule) NewWindows() *Windows {
-	return &Windows{r: r, maxET: math.MinInt64, byStart: map[int64]map[string]*bucket{},
-		sessions: map[string][]*bucket{}, nextEnd: math.MaxInt64}
+	w := &Windows{r: r, maxET: math.MinInt64, byStart: map[int64]map[string]*bucket{},
+		sessions: map[string][]*bucket{}}
+	if r.Window != nil && r.Window.Type == Session {
+		w.ends = newEndIndex(int64(r.Window.Gap))
+	}
+	return w
 }
 
 func unixTime(ns int64) time.Time { return time.Unix(0, ns).UTC() }
@@ -242,7 +248,7 @@ func (w *Windows) addSession(ev *Eval, ts, wm int64) string {
 		slices.SortFunc(keep, func(a, b *bucket) int { return int(sign(a.start - b.start)) })
 		w.sessions[target.gkey] = keep
 	}
-	w.nextEnd = min(w.nextEnd, target.end)
+	w.ends.file(target)
 	w.update(target, ev)
 	return ""
 }
@@ -276,27 +282,18 @@ func (w *Windows) Flush(ev *Eval, s Sink) { w.close(ev, s, math.MaxInt64) }
 func (w *Windows) close(ev *Eval, s Sink, wm int64) {
 	var out []*bucket
 	if w.r.Window.Type == Session {
-		if wm < w.nextEnd {
-			return
-		}
-		next := int64(math.MaxInt64)
-		for k, list := range w.sessions {
-			keep := list[:0]
-			for _, b := range list {
-				if b.end <= wm {
-					out = append(out, b)
-				} else {
-					keep = append(keep, b)
-					next = min(next, b.end)
-				}
+		out = w.ends.expire(wm, nil)
+		for _, b := range out {
+			list := w.sessions[b.gkey]
+			if i := slices.Index(list, b); i >= 0 {
+				list = slices.Delete(list, i, i+1)
 			}
-			if len(keep) == 0 {
-				delete(w.sessions, k)
+			if len(list) == 0 {
+				delete(w.sessions, b.gkey)
 			} else {
-				w.sessions[k] = keep
+				w.sessions[b.gkey] = list
 			}
 		}
-		w.nextEnd = next
 	} else {
 		for start, m := range w.byStart {
 			if start+int64(w.r.Window.Size) > wm {
@@ -509,7 +506,7 @@ func (w *Windows) Restore(key string, val []byte) error {
 		list := append(w.sessions[b.gkey], b)
 		slices.SortFunc(list, func(x, y *bucket) int { return int(sign(x.start - y.start)) })
 		w.sessions[b.gkey] = list
-		w.nextEnd = min(w.nextEnd, b.end)
+		w.ends.file(b)
 		return nil
 	}
 	m := w.byStart[b.start]
