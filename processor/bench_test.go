@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
@@ -160,6 +161,17 @@ func BenchmarkTopicToTopic(b *testing.B) {
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			m := benchutil.Start(b)
+			if f := os.Getenv("SLUICE_BENCH_CPUPROFILE"); f != "" {
+				// Profiles the measured part alone (not the input's production).
+				pf, err := os.Create(f)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := pprof.StartCPUProfile(pf); err != nil {
+					b.Fatal(err)
+				}
+				defer pprof.StopCPUProfile()
+			}
 			go func() { done <- Run(ctx, cfg) }()
 			for stats.Consumed() < int64(n) {
 				select {
