@@ -3,6 +3,7 @@ package rule
 import (
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -68,6 +69,8 @@ type Combiner struct {
 	r       *Rule
 	w       *Windows // emission (having, row encoding)
 	parts   map[int64]map[string]map[int]*bucket
+	panes   map[int64]map[string]map[int]*bucket // pane rules (panes.go): by pane start
+	closed  int64                                // pane rules: windows ending at or before this are out
 	n       int
 	wms     []int64 // per input partition
 	ev      Eval
@@ -79,7 +82,8 @@ type Combiner struct {
 
 // NewCombiner returns an empty combiner for n input partitions.
 func (r *Rule) NewCombiner(n int) *Combiner {
-	c := &Combiner{r: r, w: r.NewWindows(), parts: map[int64]map[string]map[int]*bucket{}, wms: make([]int64, n)}
+	c := &Combiner{r: r, w: r.NewWindows(), parts: map[int64]map[string]map[int]*bucket{},
+		panes: map[int64]map[string]map[int]*bucket{}, closed: math.MinInt64, wms: make([]int64, n)}
 	for i := range c.wms {
 		c.wms[i] = math.MinInt64
 	}
@@ -97,8 +101,8 @@ func (c *Combiner) TrackChanges() {
 // Size is the number of partials held.
 func (c *Combiner) Size() int { return c.n }
 
-func partialKey(start int64, gkey string, part int) string {
-	return stateKey(start, gkey) + "\x00" + strconv.Itoa(part)
+func partialKey(b *bucket, part int) string {
+	return string(appendKindKey(nil, b.kind(), b.start, b.gkey)) + "\x00" + strconv.Itoa(part)
 }
 
 // AddPartial stores input partition part's state of one closed window.
@@ -107,20 +111,30 @@ func (c *Combiner) AddPartial(part int, state []byte) error {
 	if err != nil {
 		return fmt.Errorf("rule %s: partial: %w", c.r.Name, err)
 	}
+	b.pane = c.isPane(b)
 	c.put(part, b)
 	if c.track {
-		k := partialKey(b.start, b.gkey, part)
+		k := partialKey(b, part)
 		c.puts[k] = b
 		delete(c.dels, k)
 	}
 	return nil
 }
 
+// isPane tells a pane of a pane rule from a window: panes are every wide.
+func (c *Combiner) isPane(b *bucket) bool {
+	return c.r.usesPanes() && b.end-b.start == int64(c.r.Window.Every)
+}
+
 func (c *Combiner) put(part int, b *bucket) {
-	groups := c.parts[b.start]
+	byStart := c.parts
+	if b.pane {
+		byStart = c.panes
+	}
+	groups := byStart[b.start]
 	if groups == nil {
 		groups = map[string]map[int]*bucket{}
-		c.parts[b.start] = groups
+		byStart[b.start] = groups
 	}
 	ps := groups[b.gkey]
 	if ps == nil {
@@ -148,6 +162,10 @@ func (c *Combiner) Advance(s Sink) {
 		low = min(low, wm)
 	}
 	if low == math.MinInt64 {
+		return
+	}
+	if c.r.usesPanes() {
+		c.advancePanes(s, low)
 		return
 	}
 	size := int64(c.r.Window.Size)
@@ -179,14 +197,7 @@ func (c *Combiner) Advance(s Sink) {
 					c.r.aggs[i].merge(&merged.aggs[i], &ps[p].aggs[i], c.r.Window.DistinctExact)
 				}
 				c.n--
-				if c.track {
-					k := partialKey(start, g, p)
-					if _, pending := c.puts[k]; pending {
-						delete(c.puts, k) // stored and emitted in one transaction: never written
-					} else {
-						c.dels[k] = true
-					}
-				}
+				c.forget(ps[p], p)
 			}
 			c.w.emit(&c.ev, s, merged, true)
 		}
@@ -223,6 +234,12 @@ func (c *Combiner) Restore(key string, val []byte) error {
 			return fmt.Errorf("rule %s: bad combiner watermark entry", c.r.Name)
 		}
 		c.Mark(p, int64(binary.BigEndian.Uint64(val)))
+		// Windows up to the restored watermarks were emitted before the
+		// changelog was written.
+		c.closed = math.MaxInt64
+		for _, wm := range c.wms {
+			c.closed = min(c.closed, wm)
+		}
 		return nil
 	}
 	i := strings.LastIndexByte(key, 0)
@@ -234,6 +251,58 @@ func (c *Combiner) Restore(key string, val []byte) error {
 	if err != nil {
 		return fmt.Errorf("rule %s: decoding combiner state: %w", c.r.Name, err)
 	}
+	b.pane = strings.HasPrefix(key, "p")
 	c.put(part, b)
 	return nil
+}
+
+// forget drops a stored partial from the changelog.
+func (c *Combiner) forget(b *bucket, part int) {
+	if !c.track {
+		return
+	}
+	k := partialKey(b, part)
+	if _, pending := c.puts[k]; pending {
+		delete(c.puts, k) // stored and emitted in one transaction: never written
+	} else {
+		c.dels[k] = true
+	}
+}
+
+// advancePanes emits a pane rule's windows that end in (closed, low],
+// merging their panes and per-window partials in a fixed order (by start,
+// then partition), and drops what no open window needs.
+func (c *Combiner) advancePanes(s Sink, low int64) {
+	size := int64(c.r.Window.Size)
+	starts := closingWindows(c.r, c.closed, low, maps.Keys(c.panes), maps.Keys(c.parts))
+	out := mergeWindows(c.r, starts, func(start int64, pane bool, f func(*bucket)) {
+		groups := c.parts[start]
+		if pane {
+			groups = c.panes[start]
+		}
+		for _, g := range slices.Sorted(maps.Keys(groups)) {
+			ps := groups[g]
+			for _, p := range slices.Sorted(maps.Keys(ps)) {
+				f(ps[p])
+			}
+		}
+	})
+	for _, b := range out {
+		c.w.emit(&c.ev, s, b, true)
+	}
+	for _, byStart := range []map[int64]map[string]map[int]*bucket{c.panes, c.parts} {
+		for start, groups := range byStart {
+			if start+size > low { // a pane's last window, or the window itself, is open
+				continue
+			}
+			for _, ps := range groups {
+				for p, b := range ps {
+					c.n--
+					c.forget(b, p)
+				}
+			}
+			delete(byStart, start)
+		}
+	}
+	c.closed = max(c.closed, low)
 }

@@ -23,6 +23,7 @@ type bucket struct {
 	early      bool // changed since the last early emission
 	removed    bool
 	filed      bool  // session: in the end index, under slot
+	pane       bool  // hopping: a pane (see panes.go), not a window
 	slot       int64 // session: end-index slot
 }
 
@@ -36,6 +37,8 @@ type Windows struct {
 	maxET    int64
 	hasET    bool
 	byStart  map[int64]map[string]*bucket // tumbling and hopping
+	panes    map[int64]map[string]*bucket // hopping built from panes
+	closedWM int64                        // panes: windows ending at or before this have closed
 	sessions map[string][]*bucket         // session: per group, by start
 	ends     endIndex                     // session: open sessions by end
 	n        int                          // open buckets
@@ -54,6 +57,21 @@ type Windows struct {
 type goneKey struct {
 	start int64
 	gkey  string
+	pane  bool
+}
+
+func (g goneKey) kind() byte {
+	if g.pane {
+		return 'p'
+	}
+	return 'b'
+}
+
+func (b *bucket) kind() byte {
+	if b.pane {
+		return 'p'
+	}
+	return 'b'
 }
 
 // TrackChanges makes the state remember what changed, for Changes. Off by
@@ -66,6 +84,9 @@ func (r *Rule) NewWindows() *Windows {
 		sessions: map[string][]*bucket{}}
 	if r.Window != nil && r.Window.Type == Session {
 		w.ends = newEndIndex(int64(r.Window.Gap))
+	}
+	if r.usesPanes() {
+		w.panes, w.closedWM = map[int64]map[string]*bucket{}, math.MinInt64
 	}
 	return w
 }
@@ -140,6 +161,9 @@ func (w *Windows) Add(ev *Eval, rec any, t time.Time) (late string, err error) {
 		}
 		w.update(w.bucketAt(ev, start, end), ev)
 	case Hopping:
+		if w.panes != nil {
+			return w.addHopping(ev, ts, wm), nil
+		}
 		size, every := int64(win.Size), int64(win.Every)
 		accepted, lastStart := 0, int64(0)
 		for s := floorDiv(ts, every); s > ts-size; s -= every {
@@ -240,7 +264,7 @@ func (w *Windows) addSession(ev *Eval, ts, wm int64) string {
 	}
 	target.start = min(target.start, ts)
 	if target.start != origStart && w.track && target.flushed {
-		w.gone = append(w.gone, goneKey{origStart, target.gkey}) // its changelog key moves with its start
+		w.gone = append(w.gone, goneKey{origStart, target.gkey, false}) // its changelog key moves with its start
 		target.flushed = false
 	}
 	target.end = max(target.end, ts+gap)
@@ -267,7 +291,7 @@ func (w *Windows) drop(b *bucket) {
 	b.removed = true
 	w.n--
 	if w.track && b.flushed { // never written: nothing to delete
-		w.gone = append(w.gone, goneKey{b.start, b.gkey})
+		w.gone = append(w.gone, goneKey{b.start, b.gkey, b.pane})
 	}
 }
 
@@ -280,6 +304,11 @@ func (w *Windows) Advance(ev *Eval, s Sink) {
 func (w *Windows) Flush(ev *Eval, s Sink) { w.close(ev, s, math.MaxInt64) }
 
 func (w *Windows) close(ev *Eval, s Sink, wm int64) {
+	ps, partial := s.(PartialSink)
+	if w.panes != nil {
+		w.closePanes(ev, s, wm, ps, w.partial && partial)
+		return
+	}
 	var out []*bucket
 	if w.r.Window.Type == Session {
 		out = w.ends.expire(wm, nil)
@@ -314,7 +343,6 @@ func (w *Windows) close(ev *Eval, s Sink, wm int64) {
 		}
 		return strings.Compare(a.gkey, b.gkey)
 	})
-	ps, partial := s.(PartialSink)
 	for _, b := range out {
 		w.drop(b)
 		if w.partial && partial {
@@ -453,7 +481,12 @@ func stateKey(start int64, gkey string) string {
 }
 
 func appendStateKey(k []byte, start int64, gkey string) []byte {
-	k = append(k, 'b')
+	return appendKindKey(k, 'b', start, gkey)
+}
+
+// appendKindKey is a state key of a window ('b') or a pane ('p').
+func appendKindKey(k []byte, kind byte, start int64, gkey string) []byte {
+	k = append(k, kind)
 	k = binary.BigEndian.AppendUint64(k, uint64(start))
 	return append(k, gkey...)
 }
@@ -464,7 +497,7 @@ func appendStateKey(k []byte, start int64, gkey string) []byte {
 // a transaction writes thousands of entries).
 func (w *Windows) Changes(put func(key, val []byte), del func(key []byte)) {
 	for _, g := range w.gone {
-		w.kbuf = appendStateKey(w.kbuf[:0], g.start, g.gkey)
+		w.kbuf = appendKindKey(w.kbuf[:0], g.kind(), g.start, g.gkey)
 		del(w.kbuf)
 	}
 	w.gone = w.gone[:0]
@@ -473,7 +506,7 @@ func (w *Windows) Changes(put func(key, val []byte), del func(key []byte)) {
 		if b.removed {
 			continue
 		}
-		w.kbuf = appendStateKey(w.kbuf[:0], b.start, b.gkey)
+		w.kbuf = appendKindKey(w.kbuf[:0], b.kind(), b.start, b.gkey)
 		w.vbuf = w.appendBucket(w.vbuf[:0], b)
 		put(w.kbuf, w.vbuf)
 		b.flushed = true
@@ -494,6 +527,9 @@ func (w *Windows) Restore(key string, val []byte) error {
 			return fmt.Errorf("rule %s: bad watermark entry", w.r.Name)
 		}
 		w.maxET, w.hasET = int64(binary.BigEndian.Uint64(val)), true
+		if w.panes != nil {
+			w.closedWM = w.wm() // the changelog is written after closing
+		}
 		return nil
 	}
 	b, err := w.decodeBucket(val)
@@ -502,6 +538,16 @@ func (w *Windows) Restore(key string, val []byte) error {
 	}
 	b.flushed = true
 	w.n++
+	if strings.HasPrefix(key, "p") && w.panes != nil {
+		b.pane = true
+		m := w.panes[b.start]
+		if m == nil {
+			m = map[string]*bucket{}
+			w.panes[b.start] = m
+		}
+		m[b.gkey] = b
+		return nil
+	}
 	if w.r.Window.Type == Session {
 		list := append(w.sessions[b.gkey], b)
 		slices.SortFunc(list, func(x, y *bucket) int { return int(sign(x.start - y.start)) })
