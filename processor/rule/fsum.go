@@ -212,8 +212,11 @@ func (s *fsum) merge(o *fsum) {
 	}
 }
 
-// value is the sum, correctly rounded.
+// value is the sum, correctly rounded (0 for a nil *fsum).
 func (s *fsum) value() float64 {
+	if s == nil {
+		return 0
+	}
 	if s.sp != 0 {
 		switch {
 		case s.sp&fsumNaN != 0, s.sp&(fsumPosInf|fsumNegInf) == fsumPosInf|fsumNegInf:
@@ -286,8 +289,11 @@ func fsumBig(ps []float64, ovf int64) float64 {
 //	uvarint(partials<<4 | has ovf<<3 | non-finite flags) | [ovf varint] |
 //	partials, 8 bytes little-endian each
 //
-// An empty sum is one zero byte.
+// An empty (or nil) sum is one zero byte.
 func (s *fsum) appendState(b []byte) []byte {
+	if s == nil {
+		return append(b, 0)
+	}
 	ps := s.partials()
 	h := uint64(len(ps))<<4 | uint64(s.sp)
 	if s.ext != nil && s.ext.ovf != 0 {
