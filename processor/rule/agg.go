@@ -8,13 +8,15 @@ import (
 )
 
 // aggState is the running state of one aggregate in one window and group.
-// count_distinct keeps exact 64-bit hashes up to the rule's distinct_exact
-// bound, then a HyperLogLog sketch (axiomhq/hyperloglog, precision 14:
-// about 0.8% standard error, 16 KiB per sketch at most).
+// Float sums (sum and avg) are exact (fsum), so they do not depend on the
+// order of events or merges. count_distinct keeps exact 64-bit hashes up to
+// the rule's distinct_exact bound, then a HyperLogLog sketch
+// (axiomhq/hyperloglog, precision 14: about 0.8% standard error, 16 KiB per
+// sketch at most).
 type aggState struct {
 	n     int64
 	sumI  int64
-	sumF  float64
+	sumF  *fsum   // float sum and avg; nil until the first value
 	mm    *minMax // min and max only
 	exact map[uint64]struct{}
 	hll   *hyperloglog.Sketch
@@ -36,7 +38,7 @@ func (a *aggregate) update(st *aggState, v value, limit int) {
 		if v.kind == schema.Int {
 			st.sumI += v.i
 		} else {
-			st.sumF += v.f
+			st.fsum().add(v.f)
 		}
 	case "min", "max":
 		if st.mm == nil {
@@ -84,7 +86,9 @@ func hashValue(v value) uint64 {
 func (a *aggregate) merge(st, o *aggState, limit int) {
 	st.n += o.n
 	st.sumI += o.sumI
-	st.sumF += o.sumF
+	if o.sumF != nil {
+		st.fsum().merge(o.sumF)
+	}
 	if o.mm != nil {
 		if st.mm == nil {
 			st.mm = &minMax{o.mm.min, o.mm.max}
@@ -126,12 +130,12 @@ func (a *aggregate) result(st *aggState) value {
 		if a.typ == schema.Int {
 			return value{kind: schema.Int, i: st.sumI}
 		}
-		return value{kind: schema.Float, f: st.sumF}
+		return value{kind: schema.Float, f: st.sumF.value()}
 	case "avg":
 		if st.n == 0 {
 			return value{kind: schema.Float, null: true}
 		}
-		return value{kind: schema.Float, f: (st.sumF + float64(st.sumI)) / float64(st.n)}
+		return value{kind: schema.Float, f: (st.sumF.value() + float64(st.sumI)) / float64(st.n)}
 	case "min":
 		if st.mm == nil {
 			return value{kind: a.typ, null: true}
@@ -143,4 +147,13 @@ func (a *aggregate) result(st *aggState) value {
 		}
 		return st.mm.max
 	}
+}
+
+// fsum is st's float sum, made on first use: non-sum aggregates do without
+// (and aggState stays small), sums do not allocate per value.
+func (st *aggState) fsum() *fsum {
+	if st.sumF == nil {
+		st.sumF = &fsum{}
+	}
+	return st.sumF
 }

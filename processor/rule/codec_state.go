@@ -14,11 +14,19 @@ import (
 // Binary form of a bucket in the changelog (hand-rolled: it is written for
 // every changed window and group in every transaction, so it must be cheap).
 //
-//	version 1 | start varint | end varint | group values | per aggregate:
-//	n, sumI varint | sumF 8 bytes | flags | [min, max values] | [distinct
-//	count, hashes 8 bytes each] | [hll length, hll bytes]
+//	version 2 | start varint | end varint | group values | per aggregate:
+//	n, sumI varint | float sum (fsum.appendState) | flags | [min, max
+//	values] | [distinct count, hashes 8 bytes each] | [hll length, hll
+//	bytes]
+//
+// Version 1 held the float sum as one float64. Its entries are not read
+// back: the format's version is also part of every window rule's Hash
+// (fingerprint in compile.go), which keys its changelog entries and
+// partials, so after an upgrade the old entries are ignored and the rule
+// starts empty, as after an edit. The version byte here only guards
+// against misreading an entry should one get through anyway.
 
-const stateVersion = 1
+const stateVersion = 2
 
 var errBadState = errors.New("malformed state entry")
 
@@ -104,6 +112,20 @@ func (r *stateReader) u64() uint64 {
 	return binary.LittleEndian.Uint64(b)
 }
 
+// fsum reads a float sum: nil when empty (the aggregate is not a float sum).
+func (r *stateReader) fsum() *fsum {
+	if r.err != nil {
+		return nil
+	}
+	if len(r.b) > 0 && r.b[0] == 0 {
+		r.b = r.b[1:]
+		return nil
+	}
+	s := &fsum{}
+	r.b, r.err = s.decodeState(r.b)
+	return s
+}
+
 func (r *stateReader) val(k schema.Type) value {
 	if r.byte() == 0 {
 		return value{kind: k, null: true}
@@ -139,7 +161,7 @@ func (w *Windows) appendBucket(out []byte, b *bucket) []byte {
 		st := &b.aggs[i]
 		out = binary.AppendVarint(out, st.n)
 		out = binary.AppendVarint(out, st.sumI)
-		out = binary.LittleEndian.AppendUint64(out, math.Float64bits(st.sumF))
+		out = st.sumF.appendState(out)
 		var flags byte
 		if st.mm != nil {
 			flags |= 1
@@ -187,7 +209,7 @@ func (w *Windows) decodeBucket(data []byte) (*bucket, error) {
 		a := &w.r.aggs[i]
 		st := &b.aggs[i]
 		st.n, st.sumI = r.varint(), r.varint()
-		st.sumF = math.Float64frombits(r.u64())
+		st.sumF = r.fsum()
 		flags := r.byte()
 		if flags&1 != 0 {
 			k := a.typ

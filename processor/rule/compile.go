@@ -36,7 +36,8 @@ type Rule struct {
 	Codec       *schema.Codec
 	Window      *WindowSpec // nil for a filter
 	// Hash fingerprints what decides the rule's state (source, where,
-	// window, group_by, aggregate, having): a changed hash resets the state.
+	// window, group_by, aggregate, having, and the state's encoding): a
+	// changed hash resets the state.
 	Hash string
 
 	where   *vm.Program
@@ -549,6 +550,11 @@ func fingerprint(s *Spec) string {
 	if win := s.Window; win != nil {
 		w("win", win.Type, win.Size.String(), win.Every.String(), win.Gap.String(), win.AllowedLateness.String(),
 			win.EmitEvery.String(), fmt.Sprint(win.DistinctExact))
+		// The encoding of window state (codec_state.go): the Hash keys a
+		// rule's changelog entries and partials, so entries written in
+		// another format are ignored (the rule starts empty) rather than
+		// misread. Version 2 made float sums exact.
+		w("state", fmt.Sprint(stateVersion))
 	}
 	return hex.EncodeToString(h.Sum(nil)[:8])
 }
