@@ -36,9 +36,9 @@ func (r *Rule) Repartitions() bool {
 }
 
 // Repartition makes the task forward the events of repartitioned rules to
-// its sink's Forward (a ForwardSink) instead of windowing them. The task
-// still keeps those rules' watermarks, which the caller reports to the
-// owners.
+// its sink's Forward instead of windowing them (a sink that is not a
+// ForwardSink gets them windowed in place). The task still keeps those
+// rules' watermarks, which the caller reports to the owners.
 func (t *Task) Repartition() {
 	for i, w := range t.Windows {
 		if w != nil && t.Rules[i].Repartitions() {
@@ -124,10 +124,11 @@ func (w *Windows) forwardLate(ts, wm int64) string {
 // passed its end.
 //
 // Nothing forwarded is late here. A source forwards an event only when it
-// is not late against the source's watermark wm_s at that moment, and the
-// source's markers are monotonic and written after the events it
-// forwarded, so when the event arrives the gatherer's mark for that source,
-// and hence its watermark, is at most wm_s. The gatherer places the event
+// is not late against its watermark wm_s at that moment. Its watermark
+// never goes back and its markers are written after the events it
+// forwarded, so when the event arrives every mark the gatherer has from
+// that source is at most wm_s, and the gatherer's watermark (the lowest
+// mark) too. The gatherer places the event
 // against wm_s itself (carried in the event): the windows it joins are
 // exactly those its source partition would have given it, all still open
 // here, whatever the order in which other partitions' events and markers
