@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicehq/sluice/broker"
@@ -91,6 +92,16 @@ func benchRules(b *testing.B, which string) string {
 		return writeRules(b, "high_intent_views")
 	case "tumbling":
 		return writeRules(b, "events_per_minute")
+	case "session_user", "session_product":
+		// The same sessions, per user (the record key: per partition) and
+		// per product (through the repartition topic).
+		group := map[string]string{"session_user": "[user_id]", "session_product": "[{product: additional_data.product_id}]"}[which]
+		dir := b.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, which+".yaml"), []byte("name: "+which+"\nsource: clickstream\noutput: bench."+which+
+			"\nwindow: {type: session, gap: 5m}\ngroup_by: "+group+"\naggregate: {n: count(), spent: sum(additional_data.price)}\n"), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		return dir
 	default:
 		return twentyRules(b)
 	}
@@ -136,7 +147,7 @@ func BenchmarkEngine(b *testing.B) {
 // embedded broker (in a child process) and committing its outputs in
 // transactions: one op is one event.
 func BenchmarkTopicToTopic(b *testing.B) {
-	for _, which := range []string{"filter", "tumbling", "20rules"} {
+	for _, which := range []string{"filter", "tumbling", "20rules", "session_user", "session_product"} {
 		b.Run(which, func(b *testing.B) {
 			n := max(b.N, 50_000)
 			addr := childBroker(b)
@@ -180,6 +191,9 @@ func BenchmarkTopicToTopic(b *testing.B) {
 				case <-time.After(5 * time.Millisecond):
 				}
 			}
+			if which == "session_product" {
+				waitDrained(b, addr, "bench", "bench.session_product.repartition") // the owners' work counts too
+			}
 			m.Report(int64(n))
 			b.ReportMetric(float64(stats.producedTotal())/float64(n), "outputs/event")
 			cancel()
@@ -187,6 +201,39 @@ func BenchmarkTopicToTopic(b *testing.B) {
 				b.Fatal(err)
 			}
 		})
+	}
+}
+
+// waitDrained waits until group has committed every record of topic.
+func waitDrained(b *testing.B, addr, group, topic string) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx := context.Background()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
+		ends, err := adm.ListEndOffsets(ctx, topic)
+		if err != nil {
+			b.Fatal(err)
+		}
+		committed, err := adm.FetchOffsets(ctx, group)
+		if err != nil {
+			b.Fatal(err)
+		}
+		left := false
+		ends.Each(func(o kadm.ListedOffset) {
+			if c, ok := committed.Lookup(topic, o.Partition); o.Offset > 0 && (!ok || c.At < o.Offset-1) {
+				left = true // the last record may be a transaction marker
+			}
+		})
+		if !left {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%s not drained", topic)
+		}
 	}
 }
 

@@ -68,12 +68,17 @@ func (s *txnSink) produceInternal(r *kgo.Record, part int32) {
 	s.send(r)
 }
 
-// sendMarkers tells every combiner of pt's combining rules how far pt's
-// watermark has come, after the partials Advance produced.
+// sendMarkers tells every combiner of pt's combining rules, and every
+// owner of its repartitioned rules, how far pt's watermark has come, after
+// the partials Advance produced and the events the task forwarded.
 func (w *worker) sendMarkers(pt *partTask) {
 	for i, win := range pt.task.Windows {
 		r := pt.task.Rules[i]
-		if win == nil || !r.Combines() {
+		if win == nil {
+			continue
+		}
+		topic := w.markerTopic(r)
+		if topic == "" {
 			continue
 		}
 		wm := win.WatermarkNanos()
@@ -84,7 +89,6 @@ func (w *worker) sendMarkers(pt *partTask) {
 			pt.marked = map[string]int64{}
 		}
 		pt.marked[r.Name] = wm
-		topic := w.partialsTopic(r)
 		v := make([]byte, 0, 1+len(r.Hash)+12)
 		v = append(append(v, markerRecord), r.Hash...)
 		v = binary.BigEndian.AppendUint32(v, uint32(pt.tp.part))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,7 +19,8 @@ import (
 // TestCrashRecoveryIsExactlyOnce drops the processor's client without
 // committing at random points, restarts it each time, and checks that the
 // read_committed outputs equal those of a run without crashes exactly:
-// filter matches, tumbling, hopping and session windows, late events.
+// filter matches, tumbling, hopping and session windows (per user, and per
+// product over all partitions), late events.
 func TestCrashRecoveryIsExactlyOnce(t *testing.T) {
 	const parts = 3
 	recs, rules, outputs := eosFixture(t, parts)
@@ -91,7 +93,7 @@ func TestCrashRecoveryIsExactlyOnce(t *testing.T) {
 	}
 	want := run(0)
 	if len(want["clickstream.events_per_minute"]) == 0 || len(want["clickstream.revenue_per_product"]) == 0 ||
-		len(want["clickstream.abandoned_carts"]) == 0 || len(want["sluice.late"]) == 0 {
+		len(want["clickstream.abandoned_carts"]) == 0 || len(want["clickstream.product_sessions"]) == 0 || len(want["sluice.late"]) == 0 {
 		t.Fatalf("the crash-free run produced too little to compare: %v", counts(want))
 	}
 	for round := 0; round < 3; round++ {
@@ -153,8 +155,11 @@ func eosFixture(t *testing.T, parts int32) (recs []*kgo.Record, rules string, ou
 		recs = append(recs, eventRecords([]event{closer})...)
 	}
 	rules = writeRules(t, "high_intent_views", "events_per_minute", "revenue_per_product", "abandoned_carts")
+	// Sessions per product: the topic is keyed by user, so a product's
+	// sessions go through the repartition topic.
+	writeFile(t, rules, "product_sessions.yaml", strings.NewReplacer("gap: 2m", "gap: 10s", "allowed_lateness: 30s", "allowed_lateness: 5s").Replace(productSessions))
 	outputs = []string{"clickstream.high_intent_views", "clickstream.events_per_minute", "clickstream.revenue_per_product",
-		"clickstream.abandoned_carts", "sluice.late", "sluice.dead-letter"}
+		"clickstream.abandoned_carts", "clickstream.product_sessions", "sluice.late", "sluice.dead-letter"}
 
 	return recs, rules, outputs
 }

@@ -71,6 +71,7 @@ func (w *worker) watch(ctx context.Context) (stop func(), err error) {
 // starts empty.
 func (w *worker) apply(ctx context.Context, rs *ruleSet) {
 	w.indexPartials(rs)
+	w.indexRepartitions(rs)
 	if err := w.ensure(ctx, rs); err != nil {
 		w.m.reloadFailed.Set(1)
 		w.m.reloads.WithLabelValues("error").Inc()
@@ -119,6 +120,7 @@ func (w *worker) apply(ctx context.Context, rs *ruleSet) {
 		t := rule.NewTask(rs.byTopic[k.topic])
 		t.TrackChanges()
 		t.SendPartials()
+		t.Repartition()
 		for i, r := range t.Rules {
 			if win, ok := keep[r.Name+"\x00"+r.Hash]; ok {
 				t.Windows[i] = win
@@ -126,6 +128,7 @@ func (w *worker) apply(ctx context.Context, rs *ruleSet) {
 			}
 		}
 		pt.task = t
+		pt.marked = nil // markers go again, under the rules' current definitions
 		if c := rs.codecs[k.topic]; c != nil && pt.codec == nil {
 			pt.codec, pt.rec = c, c.New()
 			pt.recVal = reflectElem(pt.rec)
@@ -136,6 +139,7 @@ func (w *worker) apply(ctx context.Context, rs *ruleSet) {
 			delete(w.combs, k) // gone, or reset: a new combiner starts on the next record
 		}
 	}
+	w.applyGatherers(rs)
 	w.rs = rs
 	w.m.rulesLoaded.Set(float64(len(rs.all)))
 	w.m.reloadFailed.Set(0)

@@ -15,6 +15,10 @@ type ruleSet struct {
 	// partials maps each combining rule's partials topic to the rule
 	// (filled by the worker, which knows the group).
 	partials map[string]*rule.Rule
+	// repartitions maps each repartitioned rule's topic to the rule, and
+	// forwardTo the rule to its topic (filled by the worker too).
+	repartitions map[string]*rule.Rule
+	forwardTo    map[*rule.Rule]string
 }
 
 func newRuleSet(rules []*rule.Rule) *ruleSet {
@@ -38,10 +42,11 @@ func (rs *ruleSet) topics() []string {
 	return out
 }
 
-// consumed lists every topic the worker reads: sources and partials.
+// consumed lists every topic the worker reads: sources, partials and
+// repartition topics.
 func (rs *ruleSet) consumed() []string {
 	out := rs.topics()
-	for t := range rs.partials {
+	for t := range rs.internal() {
 		out = append(out, t)
 	}
 	sort.Strings(out)

@@ -51,6 +51,7 @@ type worker struct {
 	parters map[string]kgo.TopicPartitioner
 	tasks   map[tp]*partTask
 	combs   map[tp]*combTask
+	gathers map[tp]*gatherTask
 	sink    txnSink
 	reload  chan *ruleSet
 
@@ -74,7 +75,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	w := &worker{cfg: cfg, log: cfg.Log, m: newMetrics(cfg.Reg), rs: newRuleSet(rules), base: base,
-		srcN: map[string]int32{}, nparts: map[string]int32{}, parters: map[string]kgo.TopicPartitioner{}, tasks: map[tp]*partTask{}, combs: map[tp]*combTask{},
+		srcN: map[string]int32{}, nparts: map[string]int32{}, parters: map[string]kgo.TopicPartitioner{}, tasks: map[tp]*partTask{}, combs: map[tp]*combTask{}, gathers: map[tp]*gatherTask{},
 		reload: make(chan *ruleSet, 1), assigned: map[tp]time.Time{}}
 	w.sink.w = w
 	w.sink.reset()
@@ -86,6 +87,7 @@ func Run(ctx context.Context, cfg Config) error {
 	defer admCl.Close()
 	w.adm = kadm.NewClient(admCl)
 	w.indexPartials(w.rs)
+	w.indexRepartitions(w.rs)
 	if err := w.ensure(ctx, w.rs); err != nil {
 		return err
 	}
@@ -149,7 +151,7 @@ func (w *worker) ensure(ctx context.Context, rs *ruleSet) error {
 	if err := ensureTopics(ctx, w.adm, widest, nil, outs...); err != nil {
 		return err
 	}
-	for topic, r := range rs.partials {
+	for topic, r := range rs.internal() {
 		if err := ensureTopics(ctx, w.adm, counts[r.Schema.Topic], nil, topic); err != nil {
 			return err
 		}
@@ -213,6 +215,7 @@ func (w *worker) dropRevoked() {
 	for _, k := range rev {
 		delete(w.tasks, k)
 		delete(w.combs, k)
+		delete(w.gathers, k)
 	}
 }
 
@@ -273,6 +276,21 @@ func (w *worker) txn(ctx context.Context, fs kgo.Fetches) error {
 			}
 			for _, rec := range p.Records {
 				w.handlePartial(ct, rec)
+				if w.crash("mid-batch") {
+					crashed = true
+					return
+				}
+			}
+			return
+		}
+		if r := w.rs.repartitions[p.Topic]; r != nil {
+			gt, err := w.gatherTask(ctx, tp{p.Topic, p.Partition}, r)
+			if err != nil {
+				procErr = err
+				return
+			}
+			for _, rec := range p.Records {
+				w.handleForwarded(gt, rec)
 				if w.crash("mid-batch") {
 					crashed = true
 					return
@@ -362,6 +380,10 @@ func (w *worker) prepare(ctx context.Context, fs kgo.Fetches, now time.Time) err
 			_, err = w.combTask(ctx, k, r)
 			return
 		}
+		if r := w.rs.repartitions[p.Topic]; r != nil {
+			_, err = w.gatherTask(ctx, k, r)
+			return
+		}
 		_, err = w.task(ctx, k)
 	})
 	if err != nil || w.cfg.IdleTimeout <= 0 {
@@ -418,6 +440,7 @@ func (w *worker) task(ctx context.Context, k tp) (*partTask, error) {
 	pt := &partTask{tp: k, task: rule.NewTask(rules), codec: w.rs.codecs[k.topic], lastSeen: w.cfg.now()}
 	pt.task.TrackChanges()
 	pt.task.SendPartials()
+	pt.task.Repartition()
 	if pt.codec != nil {
 		pt.rec = pt.codec.New()
 		pt.recVal = reflect.ValueOf(pt.rec).Elem()
@@ -456,6 +479,7 @@ func (w *worker) tick(ctx context.Context, now time.Time) error {
 		w.writeChanges(pt)
 	}
 	w.tickCombiners()
+	w.tickGatherers(now)
 	w.gauges(now)
 	return nil
 }
@@ -491,6 +515,11 @@ func (w *worker) gauges(now time.Time) {
 		for _, ct := range w.combs {
 			if ct.r == r {
 				size += ct.comb.Size()
+			}
+		}
+		for _, gt := range w.gathers {
+			if gt.r == r {
+				size += gt.g.Size()
 			}
 		}
 		w.m.stateSize.WithLabelValues(r.Name).Set(float64(size))
@@ -530,8 +559,8 @@ func (w *worker) committed(n int64) {
 // rollback drops all state after an aborted transaction and reads it back
 // from the changelog; the consumer rewinds to the committed offsets.
 func (w *worker) rollback(ctx context.Context) error {
-	old, oldCombs := w.tasks, w.combs
-	w.tasks, w.combs = map[tp]*partTask{}, map[tp]*combTask{}
+	old, oldCombs, oldGathers := w.tasks, w.combs, w.gathers
+	w.tasks, w.combs, w.gathers = map[tp]*partTask{}, map[tp]*combTask{}, map[tp]*gatherTask{}
 	w.sink.reset()
 	w.mu.Lock()
 	owned := make([]tp, 0, len(old))
@@ -546,6 +575,12 @@ func (w *worker) rollback(ctx context.Context) error {
 			ownedCombs = append(ownedCombs, ct)
 		}
 	}
+	var ownedGathers []*gatherTask
+	for k, gt := range oldGathers {
+		if _, ok := w.assigned[k]; ok {
+			ownedGathers = append(ownedGathers, gt)
+		}
+	}
 	w.mu.Unlock()
 	for _, k := range owned {
 		if _, err := w.task(ctx, k); err != nil {
@@ -554,6 +589,11 @@ func (w *worker) rollback(ctx context.Context) error {
 	}
 	for _, ct := range ownedCombs {
 		if _, err := w.combTask(ctx, ct.tp, ct.r); err != nil {
+			return err
+		}
+	}
+	for _, gt := range ownedGathers {
+		if _, err := w.gatherTask(ctx, gt.tp, gt.r); err != nil {
 			return err
 		}
 	}

@@ -18,8 +18,8 @@ import (
 // partition reports its watermark with markers written after its partials,
 // so a combiner has all of a partition's partials for a window before that
 // partition's marker passes the window: results do not depend on timing.
-// Session windows stay per partition: a session is one key's, and the
-// topic's key keeps a key's events in one partition.
+// Session rules and rules with early results cannot be merged from closed
+// windows: they are repartitioned instead (repartition.go).
 
 // PartialSink receives the closed windows of a rule that Combines. key and
 // state are only valid during the call.
@@ -30,9 +30,10 @@ type PartialSink interface {
 // Combines says whether the rule's windows are merged across partitions:
 // tumbling and hopping windows without early emission, unless a group
 // column is the schema's record key (then every group lives in one
-// partition and its per-partition result is already complete).
+// partition and its per-partition result is already complete). A rule
+// that Repartitions never combines.
 func (r *Rule) Combines() bool {
-	return r.Window != nil && r.Window.Type != Session && r.Window.EmitEvery == 0 && !r.groupedByKey()
+	return r.Window != nil && r.Window.Type != Session && r.Window.EmitEvery == 0 && !r.groupedByKey() && !r.Repartitions()
 }
 
 func (r *Rule) groupedByKey() bool {

@@ -29,6 +29,7 @@ type Task struct {
 	Windows []*Windows // parallel to Rules; nil for a filter
 	Counts  []Counts   // parallel to Rules
 	ev      Eval
+	forward []bool // parallel to Rules: events go to the owner (Repartition)
 }
 
 // NewTask returns a task with empty state.
@@ -56,6 +57,10 @@ func (t *Task) TrackChanges() {
 // its event time, raw and key the input record's bytes.
 func (t *Task) Process(rec any, et time.Time, raw, key []byte, s Sink) {
 	ev := &t.ev
+	var fs ForwardSink
+	if t.forward != nil {
+		fs, _ = s.(ForwardSink)
+	}
 	for i, r := range t.Rules {
 		c := &t.Counts[i]
 		c.Evaluated++
@@ -86,7 +91,12 @@ func (t *Task) Process(rec any, et time.Time, raw, key []byte, s Sink) {
 			s.Error(r, err)
 			continue
 		}
-		late, err := w.Add(ev, rec, et)
+		var late string
+		if fs != nil && t.forward[i] {
+			late, err = w.forward(ev, rec, et, fs)
+		} else {
+			late, err = w.Add(ev, rec, et)
+		}
 		switch {
 		case err != nil:
 			c.Errors++

@@ -131,12 +131,21 @@ func (w *Windows) Size() int { return w.n }
 // Add puts a matched event into its windows. It returns a non-empty reason
 // when the event is late: every window it belongs to has already closed.
 func (w *Windows) Add(ev *Eval, rec any, t time.Time) (late string, err error) {
+	if err := w.evalGroup(ev, rec); err != nil {
+		return "", err
+	}
+	return w.place(ev, t.UnixNano(), w.wm())
+}
+
+// evalGroup computes an event's group values and key and its aggregate
+// arguments into ev (a repartitioned rule forwards what it computes).
+func (w *Windows) evalGroup(ev *Eval, rec any) error {
 	r := w.r
 	ev.key, ev.vals, ev.args = ev.key[:0], ev.vals[:0], ev.args[:0]
 	for i := range r.groups {
 		v, err := r.groups[i].eval(ev, rec)
 		if err != nil {
-			return "", fmt.Errorf("rule %s: group_by %w", r.Name, err)
+			return fmt.Errorf("rule %s: group_by %w", r.Name, err)
 		}
 		ev.vals = append(ev.vals, v)
 		ev.key = v.appendKey(ev.key)
@@ -144,13 +153,20 @@ func (w *Windows) Add(ev *Eval, rec any, t time.Time) (late string, err error) {
 	for i := range r.aggs {
 		var v value
 		if a := r.aggs[i].arg; a != nil {
+			var err error
 			if v, err = a.eval(ev, rec); err != nil {
-				return "", fmt.Errorf("rule %s: aggregate %w", r.Name, err)
+				return fmt.Errorf("rule %s: aggregate %w", r.Name, err)
 			}
 		}
 		ev.args = append(ev.args, v)
 	}
-	ts, wm := t.UnixNano(), w.wm()
+	return nil
+}
+
+// place puts an evaluated event (ev's group and arguments, at ts) into its
+// windows, judging lateness against the watermark wm.
+func (w *Windows) place(ev *Eval, ts, wm int64) (late string, err error) {
+	r := w.r
 	win := r.Window
 	switch win.Type {
 	case Tumbling:
