@@ -64,8 +64,9 @@ func (w *Windows) WatermarkNanos() int64 { return w.wm() }
 
 // Combiner merges one rule's partials from n input partitions. It keeps
 // each partition's partial apart until the window is emitted and then
-// merges them in partition order, so float sums come out the same
-// whatever order the partials arrived in.
+// merges them in partition order (float sums are exact, so any order would
+// give the same bits; a fixed one keeps min/max ties and HyperLogLog merges
+// reproducible too).
 type Combiner struct {
 	r       *Rule
 	w       *Windows // emission (having, row encoding)
