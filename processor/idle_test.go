@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // TestIdlePartitionDoesNotHoldWindowsOpen: a partition that goes quiet has
@@ -22,9 +24,9 @@ func TestIdlePartitionDoesNotHoldWindowsOpen(t *testing.T) {
 	}
 	produce(t, b, "clickstream", eventRecords(append(quiet, busy...))...)
 
-	stats := &Stats{}
+	stats, reg := &Stats{}, prometheus.NewRegistry()
 	cfg := Config{Kafka: kafkaCfg(b), RulesDir: writeRules(t, "events_per_minute"), Group: "g", InstanceID: "i",
-		NoWatch: true, IdleTimeout: 300 * time.Millisecond, Stats: stats, Log: testLog(t)}
+		NoWatch: true, IdleTimeout: 300 * time.Millisecond, Stats: stats, Log: testLog(t), Reg: reg}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -38,6 +40,16 @@ func TestIdlePartitionDoesNotHoldWindowsOpen(t *testing.T) {
 		return false
 	}
 	waitFor(t, 20*time.Second, "the quiet partition's window", found)
+	// Now every partition is idle. Their clocks move in steps of the idle
+	// timeout, so the worker commits a transaction per poll timeout or
+	// marker step, not one per marker it reads back (a busy loop in which
+	// event time ran ahead of wall time).
+	txns := func() float64 { return gathered(t, reg, "sluice_process_transactions_total") }
+	before := txns()
+	time.Sleep(2 * time.Second)
+	if n := txns() - before; n > 40 {
+		t.Errorf("%v transactions in 2 s of idleness", n)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

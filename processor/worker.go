@@ -35,6 +35,7 @@ type partTask struct {
 	rec      any
 	recVal   reflect.Value
 	lastSeen time.Time        // wall time of the last event
+	seenET   time.Time        // the latest event time at lastSeen (events only, not idle moves)
 	marked   map[string]int64 // last watermark sent to each combining rule's combiners
 }
 
@@ -313,7 +314,7 @@ func (w *worker) txn(ctx context.Context, fs kgo.Fetches) error {
 			}
 		}
 		w.sink.consumed[p.Topic] += int64(len(p.Records))
-		pt.lastSeen = now
+		pt.lastSeen, pt.seenET = now, pt.task.MaxEventTime()
 		last := p.Records[len(p.Records)-1].Offset
 		w.m.consumerLag.WithLabelValues(p.Topic, strconv.Itoa(int(p.Partition))).Set(float64(p.HighWatermark - last - 1))
 	})
@@ -448,6 +449,7 @@ func (w *worker) task(ctx context.Context, k tp) (*partTask, error) {
 	if err := w.restore(ctx, pt); err != nil {
 		return nil, err
 	}
+	pt.seenET = pt.task.MaxEventTime()
 	w.tasks[k] = pt
 	return pt, nil
 }
@@ -457,15 +459,20 @@ func (w *worker) task(ctx context.Context, k tp) (*partTask, error) {
 func (w *worker) tick(ctx context.Context, now time.Time) error {
 	var latest map[string]time.Time
 	for _, pt := range w.tasks {
-		if w.cfg.IdleTimeout > 0 && now.Sub(pt.lastSeen) > w.cfg.IdleTimeout {
+		if idle := w.cfg.IdleTimeout; idle > 0 && now.Sub(pt.lastSeen) > idle {
 			if latest == nil {
 				latest = w.latestEventTimes()
 			}
 			// An idle partition follows the busiest partition of its topic,
-			// or, when all are idle, wall time past the idle timeout.
+			// or, when all are idle, wall time past the idle timeout, in
+			// whole steps of the timeout: both from the event times real
+			// events brought, so the clock does not feed on its own moves,
+			// and one step per timeout means one marker per timeout, not
+			// one per transaction (each marker is a record to read back).
 			et := latest[pt.tp.topic]
-			if m := pt.task.MaxEventTime(); !m.IsZero() {
-				if x := m.Add(now.Sub(pt.lastSeen) - w.cfg.IdleTimeout); x.After(et) {
+			if !pt.seenET.IsZero() {
+				steps := (now.Sub(pt.lastSeen) - idle) / idle
+				if x := pt.seenET.Add(steps * idle); x.After(et) {
 					et = x
 				}
 			}
@@ -487,8 +494,8 @@ func (w *worker) tick(ctx context.Context, now time.Time) error {
 func (w *worker) latestEventTimes() map[string]time.Time {
 	out := map[string]time.Time{}
 	for _, pt := range w.tasks {
-		if m := pt.task.MaxEventTime(); m.After(out[pt.tp.topic]) {
-			out[pt.tp.topic] = m
+		if pt.seenET.After(out[pt.tp.topic]) {
+			out[pt.tp.topic] = pt.seenET
 		}
 	}
 	return out
