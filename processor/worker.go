@@ -269,29 +269,13 @@ func (w *worker) txn(ctx context.Context, fs kgo.Fetches) error {
 		if procErr != nil || crashed || len(p.Records) == 0 {
 			return
 		}
-		if r := w.rs.partials[p.Topic]; r != nil {
-			ct, err := w.combTask(ctx, tp{p.Topic, p.Partition}, r)
+		if handle, internal, err := w.internalHandler(ctx, tp{p.Topic, p.Partition}); internal {
 			if err != nil {
 				procErr = err
 				return
 			}
 			for _, rec := range p.Records {
-				w.handlePartial(ct, rec)
-				if w.crash("mid-batch") {
-					crashed = true
-					return
-				}
-			}
-			return
-		}
-		if r := w.rs.repartitions[p.Topic]; r != nil {
-			gt, err := w.gatherTask(ctx, tp{p.Topic, p.Partition}, r)
-			if err != nil {
-				procErr = err
-				return
-			}
-			for _, rec := range p.Records {
-				w.handleForwarded(gt, rec)
+				handle(rec)
 				if w.crash("mid-batch") {
 					crashed = true
 					return
@@ -377,12 +361,8 @@ func (w *worker) prepare(ctx context.Context, fs kgo.Fetches, now time.Time) err
 			return
 		}
 		k := tp{p.Topic, p.Partition}
-		if r := w.rs.partials[p.Topic]; r != nil {
-			_, err = w.combTask(ctx, k, r)
-			return
-		}
-		if r := w.rs.repartitions[p.Topic]; r != nil {
-			_, err = w.gatherTask(ctx, k, r)
+		if _, internal, ierr := w.internalHandler(ctx, k); internal {
+			err = ierr
 			return
 		}
 		_, err = w.task(ctx, k)
@@ -405,6 +385,22 @@ func (w *worker) prepare(ctx context.Context, fs kgo.Fetches, now time.Time) err
 		}
 	}
 	return nil
+}
+
+// internalHandler returns what applies the records of a partition of an
+// internal topic (partials: its combiner; repartition: its gatherer),
+// restoring that state the first time; internal is false for a source
+// topic.
+func (w *worker) internalHandler(ctx context.Context, k tp) (handle func(*kgo.Record), internal bool, err error) {
+	if r := w.rs.partials[k.topic]; r != nil {
+		ct, err := w.combTask(ctx, k, r)
+		return func(rec *kgo.Record) { w.handlePartial(ct, rec) }, true, err
+	}
+	if r := w.rs.repartitions[k.topic]; r != nil {
+		gt, err := w.gatherTask(ctx, k, r)
+		return func(rec *kgo.Record) { w.handleForwarded(gt, rec) }, true, err
+	}
+	return nil, false, nil
 }
 
 // crash is the tests' hook: it drops the client without ending the

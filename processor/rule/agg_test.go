@@ -90,21 +90,7 @@ func TestCombinedFloatSumsMatchOnePass(t *testing.T) {
 		all = append(all, e)
 	}
 	want := feed(t, r, all, true).rows
-	var partials []partialRec
-	for p, evs := range parts {
-		task, c := NewTask([]*Rule{r}), &partialCollect{part: p}
-		task.SendPartials()
-		for _, e := range evs {
-			raw, rec, err := r.TestEvent(e.event())
-			if err != nil {
-				t.Fatal(err)
-			}
-			task.Process(rec, r.Codec.EventTime(rec), raw, nil, c)
-			task.Advance(c, time.Time{})
-		}
-		task.Flush(c)
-		partials = append(partials, c.partials...)
-	}
+	partials, _ := partialsOf(t, r, parts)
 	for round := 0; round < 3; round++ {
 		rng.Shuffle(len(partials), func(i, j int) { partials[i], partials[j] = partials[j], partials[i] })
 		comb, out := r.NewCombiner(len(parts)), &collect{}
@@ -145,16 +131,7 @@ func TestSessionFloatSumsAcrossRestore(t *testing.T) {
 	}
 	rng.Shuffle(len(rest), func(i, j int) { rest[i], rest[j] = rest[j], rest[i] })
 	c := &collect{}
-	run := func(task *Task, evs []in) {
-		for _, e := range evs {
-			raw, rec, err := r.TestEvent(e.event())
-			if err != nil {
-				t.Fatal(err)
-			}
-			task.Process(rec, r.Codec.EventTime(rec), raw, nil, c)
-			task.Advance(c, time.Time{})
-		}
-	}
+	run := func(task *Task, evs []in) { process(t, task, r, evs, c) }
 	task := NewTask([]*Rule{r})
 	task.TrackChanges()
 	run(task, first)

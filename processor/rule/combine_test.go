@@ -23,6 +23,22 @@ func (c *partialCollect) Partial(_ *Rule, _, state []byte) {
 	c.partials = append(c.partials, partialRec{c.part, slices.Clone(state)})
 }
 
+// partialsOf runs each partition's events through its own task, sending
+// partials, to the end of the input; it returns the partials and how many
+// rows the tasks emitted themselves.
+func partialsOf(t testing.TB, r *Rule, parts [][]in) (partials []partialRec, rows int) {
+	t.Helper()
+	for p, evs := range parts {
+		task, c := NewTask([]*Rule{r}), &partialCollect{part: p}
+		task.SendPartials()
+		process(t, task, r, evs, c)
+		task.Flush(c)
+		rows += len(c.rows)
+		partials = append(partials, c.partials...)
+	}
+	return partials, rows
+}
+
 // TestCombinerMergesPartitions: windows computed per partition and merged
 // by a combiner give the rows of one pass over all events, in whatever
 // order the partials arrive.
@@ -44,23 +60,9 @@ func TestCombinerMergesPartitions(t *testing.T) {
 	slices.SortStableFunc(all, func(a, b in) int { return strings.Compare(a.at, b.at) })
 	want := feed(t, r, all, true).rows
 
-	var partials []partialRec
-	for p, evs := range parts {
-		task, c := NewTask([]*Rule{r}), &partialCollect{part: p}
-		task.SendPartials()
-		for _, e := range evs {
-			raw, rec, err := r.TestEvent(e.event())
-			if err != nil {
-				t.Fatal(err)
-			}
-			task.Process(rec, r.Codec.EventTime(rec), raw, nil, c)
-			task.Advance(c, time.Time{})
-		}
-		task.Flush(c)
-		if len(c.rows) != 0 {
-			t.Fatal("a combining rule emitted rows itself")
-		}
-		partials = append(partials, c.partials...)
+	partials, rows := partialsOf(t, r, parts)
+	if rows != 0 {
+		t.Fatal("a combining rule emitted rows itself")
 	}
 	for round := 0; round < 3; round++ {
 		rng.Shuffle(len(partials), func(i, j int) { partials[i], partials[j] = partials[j], partials[i] })

@@ -82,8 +82,18 @@ func (w *Windows) closeHopping(wm int64, partial bool) []*bucket {
 			}
 		})
 	}
-	for p, m := range w.panes {
-		if (partial && p+every <= wm) || p+size <= wm {
+	// A pane is done when the first window holding it closes (its partial
+	// goes out) or the last (nothing needs it); a window bucket when it
+	// closes.
+	paneSpan := size
+	if partial {
+		paneSpan = every
+	}
+	release := func(byStart map[int64]map[string]*bucket, span int64) {
+		for start, m := range byStart {
+			if start+span > wm {
+				continue
+			}
 			for _, b := range m {
 				if partial {
 					out = append(out, b)
@@ -91,21 +101,11 @@ func (w *Windows) closeHopping(wm int64, partial bool) []*bucket {
 					w.drop(b)
 				}
 			}
-			delete(w.panes, p)
+			delete(byStart, start)
 		}
 	}
-	for st, m := range w.byStart {
-		if st+size <= wm {
-			for _, b := range m {
-				if partial {
-					out = append(out, b)
-				} else {
-					w.drop(b)
-				}
-			}
-			delete(w.byStart, st)
-		}
-	}
+	release(w.panes, paneSpan)
+	release(w.byStart, size)
 	w.closedWM = max(w.closedWM, wm)
 	return out
 }

@@ -48,18 +48,24 @@ func (e in) event() map[string]any {
 func feed(t testing.TB, r *Rule, evs []in, flush bool) *collect {
 	t.Helper()
 	task, c := NewTask([]*Rule{r}), &collect{}
+	process(t, task, r, evs, c)
+	if flush {
+		task.Flush(c)
+	}
+	return c
+}
+
+// process runs events through task in order, advancing after each.
+func process(t testing.TB, task *Task, r *Rule, evs []in, s Sink) {
+	t.Helper()
 	for _, e := range evs {
 		raw, rec, err := r.TestEvent(e.event())
 		if err != nil {
 			t.Fatal(err)
 		}
-		task.Process(rec, r.Codec.EventTime(rec), raw, nil, c)
-		task.Advance(c, time.Time{})
+		task.Process(rec, r.Codec.EventTime(rec), raw, nil, s)
+		task.Advance(s, time.Time{})
 	}
-	if flush {
-		task.Flush(c)
-	}
-	return c
 }
 
 func TestWindowTypes(t *testing.T) {
