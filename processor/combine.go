@@ -32,24 +32,24 @@ func (w *worker) partialsTopic(r *rule.Rule) string { return w.cfg.Group + "." +
 
 // indexPartials maps each combining rule's partials topic to the rule.
 func (w *worker) indexPartials(rs *ruleSet) {
-	rs.partials = map[string]*rule.Rule{}
+	rs.partials, rs.partialsTo = map[string]*rule.Rule{}, map[*rule.Rule]string{}
 	for _, r := range rs.all {
 		if r.Combines() {
-			rs.partials[w.partialsTopic(r)] = r
+			t := w.partialsTopic(r)
+			rs.partials[t], rs.partialsTo[r] = r, t
 		}
 	}
 }
 
-// Partial sends a closed window of the current source partition.
+// Partial sends a closed window of the current source partition, in a
+// batch (batch.go) to the partition its key places it in.
 // key and state are only valid during the call.
 func (s *txnSink) Partial(r *rule.Rule, key, state []byte) {
-	v := s.arena.alloc(5 + len(r.Hash) + len(state))
-	v = append(append(v, partialRecord), r.Hash...)
-	v = binary.BigEndian.AppendUint32(v, uint32(s.part))
-	v = append(v, state...)
-	rec := s.arena.record()
-	rec.Topic, rec.Key, rec.Value = s.w.partialsTopic(r), s.arena.copy(key), v
-	s.produceInternal(rec, -1)
+	topic, ok := s.w.rs.partialsTo[r]
+	if !ok {
+		topic = s.w.partialsTopic(r)
+	}
+	s.batch(r, partialBatchRecord, topic, key, state)
 }
 
 // produceInternal produces a record of an internal topic (not counted as
@@ -72,6 +72,7 @@ func (s *txnSink) produceInternal(r *kgo.Record, part int32) {
 // owner of its repartitioned rules, how far pt's watermark has come, after
 // the partials Advance produced and the events the task forwarded.
 func (w *worker) sendMarkers(pt *partTask) {
+	w.sink.flushBatches(pt.tp.part)
 	for i, win := range pt.task.Windows {
 		r := pt.task.Rules[i]
 		if win == nil {
@@ -125,7 +126,15 @@ func (w *worker) handlePartial(ct *combTask, rec *kgo.Record) {
 	}
 	body := v[1+len(h):]
 	switch v[0] {
-	case partialRecord:
+	case partialBatchRecord:
+		if len(body) < 4 {
+			return
+		}
+		part := int(binary.BigEndian.Uint32(body))
+		if err := eachEntry(body[4:], func(state []byte) error { return ct.comb.AddPartial(part, state) }); err != nil {
+			w.log.Error("dropping malformed partials", "rule", ct.r.Name, "partition", ct.tp.part, "offset", rec.Offset, "err", err)
+		}
+	case partialRecord: // one partial a record: from a worker before batching
 		if len(body) < 4 {
 			return
 		}

@@ -132,6 +132,30 @@ func readCommitted(t testing.TB, b *broker.Broker, topic string) []*kgo.Record {
 	return out
 }
 
+// batchEntries reads the committed batch records of kind in an internal
+// topic and returns how many records and entries they hold; a record of
+// the same data sent unbatched fails the test.
+func batchEntries(t testing.TB, b *broker.Broker, topic string, kind byte) (records, entries int) {
+	t.Helper()
+	const hashLen = 16
+	head := 1 + hashLen
+	if kind == partialBatchRecord {
+		head += 4
+	}
+	for _, r := range readCommitted(t, b, topic) {
+		switch r.Value[0] {
+		case kind:
+			records++
+			if err := eachEntry(r.Value[head:], func([]byte) error { entries++; return nil }); err != nil {
+				t.Fatalf("%s offset %d: %v", topic, r.Offset, err)
+			}
+		case partialRecord, forwardRecord:
+			t.Fatalf("%s offset %d: an unbatched record", topic, r.Offset)
+		}
+	}
+	return records, entries
+}
+
 func writeRules(t testing.TB, names ...string) string {
 	t.Helper()
 	dir := t.TempDir()

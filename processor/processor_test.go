@@ -3,6 +3,7 @@ package processor
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -103,6 +104,17 @@ func TestFilterAndTumblingWindowTopicToTopic(t *testing.T) {
 	}
 	if len(sum) != len(perMinute) {
 		t.Fatalf("%d window groups, want %d", len(sum), len(perMinute))
+	}
+	// Each partition's closed windows reached the combiners in batches:
+	// one entry per partition, minute and kind.
+	partials := map[string]bool{}
+	for _, e := range evs {
+		if e.ts.Before(start.Add(time.Hour)) {
+			partials[fmt.Sprint(e.part, e.ts.Truncate(time.Minute), e.name)] = true
+		}
+	}
+	if recs, entries := batchEntries(t, b, "g1.events_per_minute.partials", partialBatchRecord); entries != len(partials) || recs*4 > entries {
+		t.Errorf("partials: %d entries in %d records, want %d entries in a quarter as many records or fewer", entries, recs, len(partials))
 	}
 	for k, n := range perMinute {
 		if sum[k] != n {

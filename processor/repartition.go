@@ -58,20 +58,15 @@ func (rs *ruleSet) internal() map[string]*rule.Rule {
 	return out
 }
 
-// Forward sends one event of a repartitioned rule to its group's owner.
+// Forward sends one event of a repartitioned rule to its group's owner, in
+// a batch (batch.go) to the partition its group places it in.
 // gkey and payload are only valid during the call.
 func (s *txnSink) Forward(r *rule.Rule, gkey, payload []byte) {
 	topic, ok := s.w.rs.forwardTo[r]
 	if !ok {
 		topic = s.w.repartitionTopic(r)
 	}
-	v := s.arena.alloc(1 + len(r.Hash) + len(payload))
-	v = append(append(append(v, forwardRecord), r.Hash...), payload...)
-	rec := s.arena.record()
-	// join, not copy: a rule without group_by has an empty key, which must
-	// not be nil (a nil key is spread over the partitions).
-	rec.Topic, rec.Key, rec.Value = topic, s.arena.join("", gkey), v
-	s.produceInternal(rec, -1)
+	s.batch(r, forwardBatchRecord, topic, gkey, payload)
 }
 
 // markerTopic is where the markers of a rule's source partitions go: its
@@ -118,7 +113,11 @@ func (w *worker) handleForwarded(gt *gatherTask, rec *kgo.Record) {
 	}
 	body := v[1+len(h):]
 	switch v[0] {
-	case forwardRecord:
+	case forwardBatchRecord:
+		if err := eachEntry(body, gt.g.Add); err != nil {
+			w.log.Error("dropping forwarded events", "rule", gt.r.Name, "partition", gt.tp.part, "offset", rec.Offset, "err", err)
+		}
+	case forwardRecord: // one event a record: from a worker before batching
 		if err := gt.g.Add(body); err != nil {
 			w.log.Error("dropping a forwarded event", "rule", gt.r.Name, "partition", gt.tp.part, "offset", rec.Offset, "err", err)
 		}

@@ -130,28 +130,41 @@ func TestRepartitionedSessionsAreOneStream(t *testing.T) {
 		t.Fatalf("only %d of %d sessions have events in several partitions", spread, len(want))
 	}
 
-	b := startBroker(t, parts, "clickstream")
-	produce(t, b, "clickstream", recs...)
-	runToQuiet(t, b, dir, len(recs))
-	var got []string
-	seen := map[string]bool{}
-	for _, r := range readCommitted(t, b, "clickstream.product_sessions") {
-		got = append(got, string(r.Key)+" "+string(r.Value))
-		var row struct {
-			WindowStart string `json:"window_start"`
-		}
-		if err := json.Unmarshal(r.Value, &row); err != nil {
-			t.Fatal(err)
-		}
-		if k := string(r.Key) + " " + row.WindowStart; seen[k] {
-			t.Errorf("two rows for product %s", k)
-		} else {
-			seen[k] = true
-		}
-	}
-	slices.Sort(got)
-	if !slices.Equal(got, want) {
-		t.Fatalf("%d rows, the backtest has %d (%d sessions span partitions)\n%s", len(got), len(want), spread, firstDiff(got, want))
+	// Batches of forwarded events as they come, and split at every entry.
+	for _, limit := range []int{maxBatchBytes, 1} {
+		t.Run(fmt.Sprint("batch limit ", limit), func(t *testing.T) {
+			defer func(was int) { maxBatchBytes = was }(maxBatchBytes)
+			maxBatchBytes = limit
+			b := startBroker(t, parts, "clickstream")
+			produce(t, b, "clickstream", recs...)
+			runToQuiet(t, b, dir, len(recs))
+			var got []string
+			seen := map[string]bool{}
+			for _, r := range readCommitted(t, b, "clickstream.product_sessions") {
+				got = append(got, string(r.Key)+" "+string(r.Value))
+				var row struct {
+					WindowStart string `json:"window_start"`
+				}
+				if err := json.Unmarshal(r.Value, &row); err != nil {
+					t.Fatal(err)
+				}
+				if k := string(r.Key) + " " + row.WindowStart; seen[k] {
+					t.Errorf("two rows for product %s", k)
+				} else {
+					seen[k] = true
+				}
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Fatalf("%d rows, the backtest has %d (%d sessions span partitions)\n%s", len(got), len(want), spread, firstDiff(got, want))
+			}
+			// Every event went to its owner once, in batches: a transaction of 200
+			// events spread over six partitions sends some 6 entries a record.
+			batches, entries := batchEntries(t, b, "g.product_sessions.repartition", forwardBatchRecord)
+			if entries != len(evs) || (limit > 1 && batches*3 > entries) || (limit == 1 && batches != entries) {
+				t.Errorf("forwarded: %d entries in %d records, want %d entries in a third as many records or fewer (one a record at limit 1)", entries, batches, len(evs))
+			}
+		})
 	}
 	t.Logf("%d sessions, %d of them over several partitions", len(want), spread)
 }

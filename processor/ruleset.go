@@ -12,9 +12,11 @@ type ruleSet struct {
 	all     []*rule.Rule
 	byTopic map[string][]*rule.Rule
 	codecs  map[string]*schema.Codec // per source topic
-	// partials maps each combining rule's partials topic to the rule
-	// (filled by the worker, which knows the group).
-	partials map[string]*rule.Rule
+	// partials maps each combining rule's partials topic to the rule, and
+	// partialsTo the rule to its topic (filled by the worker, which knows
+	// the group).
+	partials   map[string]*rule.Rule
+	partialsTo map[*rule.Rule]string
 	// repartitions maps each repartitioned rule's topic to the rule, and
 	// forwardTo the rule to its topic (filled by the worker too).
 	repartitions map[string]*rule.Rule

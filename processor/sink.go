@@ -23,6 +23,7 @@ type txnSink struct {
 	dead     map[string]int64
 	promise  func(*kgo.Record, error)
 	arena    arena        // this transaction's produced records and bytes
+	b        batches      // this transaction's open batches of internal records
 	now      time.Time    // the records' timestamp: when the transaction began
 	inflight atomic.Int64 // records produced whose promise has not run
 
@@ -41,6 +42,7 @@ func (s *txnSink) reset() {
 // and bytes are reused once the client holds none of them.
 func (s *txnSink) begin() {
 	s.arena.reset(s.inflight.Load() == 0)
+	clear(s.b.open) // an aborted transaction's
 	s.now = time.Now()
 }
 

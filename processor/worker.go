@@ -308,6 +308,7 @@ func (w *worker) txn(ctx context.Context, fs kgo.Fetches) error {
 	}
 	if procErr == nil {
 		procErr = w.tick(ctx, now)
+		w.sink.flushBatches(-1) // a safety net: tick flushes each partition's before its markers
 	}
 	if procErr != nil && ctx.Err() != nil {
 		// Shutting down mid-restore: abort this transaction and stop cleanly;
