@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicehq/sluice/internal/kclient"
 	"github.com/sluicehq/sluice/schema"
@@ -62,14 +63,18 @@ type Config struct {
 	Reg   prometheus.Registerer
 	Stats *Stats
 
-	now   func() time.Time     // clock; time.Now by default
-	crash func(at string) bool // tests: true drops the client without committing
+	now     func() time.Time     // clock; time.Now by default
+	crash   func(at string) bool // tests: true drops the client without committing
+	kgoOpts []kgo.Opt            // tests: more options for the group client
 }
 
 // Errors Validate returns.
 var (
 	ErrNoRulesDir = errors.New("processor: --rules directory is required")
 	ErrBadOption  = errors.New("processor: bad option")
+	// ErrSourceGrew: a source topic with window rules has more partitions
+	// than its window state (see sourceGrew).
+	ErrSourceGrew = errors.New("processor: a source topic gained partitions")
 )
 
 // Validate checks the configuration and fills in defaults.

@@ -35,6 +35,16 @@ func newRuleSet(rules []*rule.Rule) *ruleSet {
 	return rs
 }
 
+// windowed says whether a rule of topic keeps window state.
+func (rs *ruleSet) windowed(topic string) bool {
+	for _, r := range rs.byTopic[topic] {
+		if !r.IsFilter() {
+			return true
+		}
+	}
+	return false
+}
+
 func (rs *ruleSet) topics() []string {
 	var out []string
 	for t := range rs.byTopic {

@@ -118,6 +118,7 @@ func Run(ctx context.Context, cfg Config) error {
 	)
 	// Kafka client metrics: sluice_process_kafka_* (bytes, requests, errors).
 	opts = append(opts, telemetry.KafkaMetrics("sluice_process_kafka", cfg.Reg)...)
+	opts = append(opts, cfg.kgoOpts...)
 	w.sess, err = kgo.NewGroupTransactSession(opts...)
 	if err != nil {
 		return fmt.Errorf("creating transactional consumer: %w", err)
@@ -177,7 +178,23 @@ func (w *worker) ensure(ctx context.Context, rs *ruleSet) error {
 			w.nparts[d.Topic] = int32(len(d.Partitions))
 		}
 	}
+	for t, n := range counts {
+		if sn := w.nparts[w.stateTopic(t)]; sn < n && rs.windowed(t) {
+			return w.sourceGrew(t, n)
+		}
+	}
 	return nil
+}
+
+// sourceGrew is the error for a source topic with window rules that has
+// more partitions than when its state was laid out. Window state lives with
+// the partition that read the events, and records move to other partitions
+// when the count changes, so a group's windows would be split between old
+// and new partitions (Kafka Streams refuses this too). Said plainly, rather
+// than as a failure to read a changelog partition that does not exist.
+func (w *worker) sourceGrew(topic string, n int32) error {
+	return fmt.Errorf("%w: %s has %d partitions, but group %s keeps its window state in %d (%s): run the rules under a new --group, or delete this group's offsets and internal topics, to recompute from the input (see docs/processor.md, Changing a source's partition count)",
+		ErrSourceGrew, topic, n, w.cfg.Group, w.nparts[w.stateTopic(topic)], w.stateTopic(topic))
 }
 
 func (w *worker) stateTopic(source string) string {
@@ -435,6 +452,13 @@ func (w *worker) task(ctx context.Context, k tp) (*partTask, error) {
 		return pt, nil
 	}
 	rules := w.rs.byTopic[k.topic]
+	if k.part >= w.nparts[w.stateTopic(k.topic)] && w.rs.windowed(k.topic) {
+		n := k.part + 1 // at least
+		if counts, err := partitionCounts(ctx, w.adm, []string{k.topic}); err == nil {
+			n = counts[k.topic]
+		}
+		return nil, w.sourceGrew(k.topic, n)
+	}
 	pt := &partTask{tp: k, task: rule.NewTask(rules), codec: w.rs.codecs[k.topic], lastSeen: w.cfg.now()}
 	pt.task.TrackChanges()
 	pt.task.SendPartials()
