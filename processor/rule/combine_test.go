@@ -99,3 +99,77 @@ func TestGroupingByTheRecordKeySkipsTheCombiner(t *testing.T) {
 		t.Error("a session rule combines")
 	}
 }
+
+// TestCombinerChangelog runs a combiner over two transactions, as the
+// processor does (Changes after each, into a compacted log): partition 0's
+// partials in the first, partition 1's and the watermarks that close every
+// window in the second. A combiner restored from the log after the first
+// gives the same rows; one restored after the second holds nothing and
+// emits nothing, so no window comes out twice after a rebalance.
+func TestCombinerChangelog(t *testing.T) {
+	for name, spec := range map[string]string{
+		"tumbling": "window: {type: tumbling, size: 1m}\ngroup_by: [event_name]\naggregate: {n: count(), s: sum(additional_data.price)}\n",
+		"panes":    "window: {type: hopping, size: 2m, every: 1m}\ngroup_by: [event_name]\naggregate: {n: count(), s: sum(additional_data.price)}\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := mustRule(t, spec)
+			parts := [][]in{
+				{{at: "00:10", user: "u", name: "Search", price: 1}, {at: "01:10", user: "u", name: "Search", price: 2}},
+				{{at: "00:20", user: "u", name: "Search", price: 4}, {at: "00:30", user: "u", name: "Purchase", price: 8}},
+			}
+			partials, _ := partialsOf(t, r, parts)
+			log := map[string][]byte{}
+			commit := func(c *Combiner) {
+				c.Changes(func(k string, v []byte) { log[k] = slices.Clone(v) }, func(k string) { delete(log, k) })
+			}
+			restored := func() *Combiner {
+				c := r.NewCombiner(len(parts))
+				c.TrackChanges()
+				for k, v := range log {
+					if err := c.Restore(k, v); err != nil {
+						t.Fatal(err)
+					}
+				}
+				return c
+			}
+			add := func(c *Combiner, part int) {
+				for _, p := range partials {
+					if p.part == part {
+						if err := c.AddPartial(p.part, p.state); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+			}
+			finish := func(c *Combiner) []string {
+				add(c, 1)
+				for p := range parts {
+					c.Mark(p, time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+				}
+				out := &collect{}
+				c.Advance(out)
+				return out.rows
+			}
+
+			c := r.NewCombiner(len(parts))
+			c.TrackChanges()
+			add(c, 0)
+			commit(c)
+			if got, want := finish(restored()), finish(c); !slices.Equal(got, want) || len(want) == 0 {
+				t.Fatalf("restored after the first transaction:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+			commit(c)
+			for k := range log {
+				if !strings.HasPrefix(k, "m") {
+					t.Errorf("live changelog entry %q for an emitted window", k)
+				}
+			}
+			c = restored()
+			out := &collect{}
+			c.Advance(out)
+			if len(out.rows) != 0 || c.Size() != 0 {
+				t.Errorf("restored after every window was emitted: %d rows, %d states\n%s", len(out.rows), c.Size(), strings.Join(out.rows, "\n"))
+			}
+		})
+	}
+}
