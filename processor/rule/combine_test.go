@@ -1,6 +1,7 @@
 package rule
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -171,5 +172,44 @@ func TestCombinerChangelog(t *testing.T) {
 				t.Errorf("restored after every window was emitted: %d rows, %d states\n%s", len(out.rows), c.Size(), strings.Join(out.rows, "\n"))
 			}
 		})
+	}
+}
+
+// TestCombinedCountDistinctIgnoresOrder: count_distinct partials, exact
+// sets and HyperLogLog sketches (sparse and dense) alike, give the same
+// estimate merged in any order, as the combiner merges them as they arrive.
+func TestCombinedCountDistinctIgnoresOrder(t *testing.T) {
+	r := mustRule(t, "window: {type: tumbling, size: 1m, distinct_exact: 50}\ngroup_by: [event_name]\naggregate: {d: count_distinct(user_id)}\n")
+	rng := rand.New(rand.NewPCG(5, 8))
+	parts := make([][]in, 6)
+	for p := range parts {
+		// From a few users (exact) to thousands (a dense sketch).
+		users := []int{20, 80, 400, 1500, 3000, 9000}[p]
+		for i := 0; i < users; i++ {
+			at := fmt.Sprintf("00:%02d", i*60/users)
+			parts[p] = append(parts[p], in{at: at, user: fmt.Sprintf("u%d", rng.IntN(12000)), name: []string{"Search", "Purchase"}[i%2]})
+		}
+	}
+	partials, _ := partialsOf(t, r, parts)
+	var want []string
+	for round := 0; round < 20; round++ {
+		rng.Shuffle(len(partials), func(i, j int) { partials[i], partials[j] = partials[j], partials[i] })
+		comb, out := r.NewCombiner(len(parts)), &collect{}
+		for _, p := range partials {
+			if err := comb.AddPartial(p.part, p.state); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for p := range parts {
+			comb.Mark(p, time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+		}
+		comb.Advance(out)
+		if round == 0 {
+			want = out.rows
+			continue
+		}
+		if !slices.Equal(out.rows, want) {
+			t.Fatalf("round %d:\n%s\nwant\n%s", round, strings.Join(out.rows, "\n"), strings.Join(want, "\n"))
+		}
 	}
 }
