@@ -2,6 +2,7 @@ package rule
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -211,5 +212,18 @@ func TestCombinedCountDistinctIgnoresOrder(t *testing.T) {
 		if !slices.Equal(out.rows, want) {
 			t.Fatalf("round %d:\n%s\nwant\n%s", round, strings.Join(out.rows, "\n"), strings.Join(want, "\n"))
 		}
+	}
+}
+
+// TestMinMaxOfSignedZerosIgnoreOrder: 0 and -0 are equal but print
+// differently, so min and max must not keep whichever came first: the
+// combiner merges partials in the order they arrive.
+func TestMinMaxOfSignedZerosIgnoreOrder(t *testing.T) {
+	r := mustRule(t, "window: {type: tumbling, size: 1m}\naggregate: {lo: min(additional_data.price), hi: max(additional_data.price)}\n")
+	zeros := []in{{at: "00:10", user: "u", name: "Search", price: 0}, {at: "00:20", user: "u", name: "Search", price: math.Copysign(0, -1)}}
+	a := feed(t, r, zeros, true).rows
+	b := feed(t, r, []in{zeros[1], zeros[0]}, true).rows
+	if !slices.Equal(a, b) || len(a) != 1 || !strings.Contains(a[0], `"lo":-0,"hi":0`) {
+		t.Fatalf("min and max of 0 and -0 depend on their order:\n%s\n%s", strings.Join(a, "\n"), strings.Join(b, "\n"))
 	}
 }
