@@ -62,17 +62,22 @@ func (t *Task) SendPartials() {
 // (math.MinInt64 before any event).
 func (w *Windows) WatermarkNanos() int64 { return w.wm() }
 
+// combineVersion is the layout of a combiner's changelog entries, part of
+// a combining rule's Hash (fingerprint): version 2 keeps one merged state
+// per window (or pane) and group; version 1 kept each partition's partial
+// under its own key, entries that version 2 would misread as whole states.
+const combineVersion = 2
+
 // Combiner merges one rule's partials from n input partitions. It keeps
-// each partition's partial apart until the window is emitted and then
-// merges them in partition order (float sums are exact, so any order would
-// give the same bits; a fixed one keeps min/max ties and HyperLogLog merges
-// reproducible too).
+// one state per window (or pane) and group and merges each partial into it
+// as it arrives: float sums are exact, so the order partials arrive in does
+// not change the result.
 type Combiner struct {
 	r       *Rule
-	w       *Windows // emission (having, row encoding)
-	parts   map[int64]map[string]map[int]*bucket
-	panes   map[int64]map[string]map[int]*bucket // pane rules (panes.go): by pane start
-	closed  int64                                // pane rules: windows ending at or before this are out
+	w       *Windows                     // emission (having, row encoding)
+	wins    map[int64]map[string]*bucket // by window start, then group key
+	panes   map[int64]map[string]*bucket // pane rules (panes.go): by pane start
+	closed  int64                        // pane rules: windows ending at or before this are out
 	n       int
 	wms     []int64 // per input partition
 	ev      Eval
@@ -84,8 +89,8 @@ type Combiner struct {
 
 // NewCombiner returns an empty combiner for n input partitions.
 func (r *Rule) NewCombiner(n int) *Combiner {
-	c := &Combiner{r: r, w: r.NewWindows(), parts: map[int64]map[string]map[int]*bucket{},
-		panes: map[int64]map[string]map[int]*bucket{}, closed: math.MinInt64, wms: make([]int64, n)}
+	c := &Combiner{r: r, w: r.NewWindows(), wins: map[int64]map[string]*bucket{},
+		panes: map[int64]map[string]*bucket{}, closed: math.MinInt64, wms: make([]int64, n)}
 	for i := range c.wms {
 		c.wms[i] = math.MinInt64
 	}
@@ -100,24 +105,29 @@ func (c *Combiner) TrackChanges() {
 	c.track, c.puts, c.dels = true, map[string]*bucket{}, map[string]bool{}
 }
 
-// Size is the number of partials held.
+// Size is the number of window (or pane) and group states held.
 func (c *Combiner) Size() int { return c.n }
 
-func partialKey(b *bucket, part int) string {
-	return string(appendKindKey(nil, b.kind(), b.start, b.gkey)) + "\x00" + strconv.Itoa(part)
+func combKey(b *bucket) string {
+	return string(appendKindKey(nil, b.kind(), b.start, b.gkey))
 }
 
-// AddPartial stores input partition part's state of one closed window.
+// AddPartial merges input partition part's state of one closed window (or
+// pane) into that window's state. Each partition sends a window once and
+// the transactions deliver it once: a partial given twice would count twice.
 func (c *Combiner) AddPartial(part int, state []byte) error {
 	b, err := c.w.decodeBucket(state)
 	if err != nil {
 		return fmt.Errorf("rule %s: partial: %w", c.r.Name, err)
 	}
 	b.pane = c.isPane(b)
-	c.put(part, b)
+	acc := c.stateOf(b)
+	for i := range c.r.aggs {
+		c.r.aggs[i].merge(&acc.aggs[i], &b.aggs[i], c.r.Window.DistinctExact)
+	}
 	if c.track {
-		k := partialKey(b, part)
-		c.puts[k] = b
+		k := combKey(acc)
+		c.puts[k] = acc
 		delete(c.dels, k)
 	}
 	return nil
@@ -128,25 +138,31 @@ func (c *Combiner) isPane(b *bucket) bool {
 	return c.r.usesPanes() && b.end-b.start == int64(c.r.Window.Every)
 }
 
-func (c *Combiner) put(part int, b *bucket) {
-	byStart := c.parts
+// groupsOf returns the states of b's window (or pane), by group key.
+func (c *Combiner) groupsOf(b *bucket) map[string]*bucket {
+	byStart := c.wins
 	if b.pane {
 		byStart = c.panes
 	}
 	groups := byStart[b.start]
 	if groups == nil {
-		groups = map[string]map[int]*bucket{}
+		groups = map[string]*bucket{}
 		byStart[b.start] = groups
 	}
-	ps := groups[b.gkey]
-	if ps == nil {
-		ps = map[int]*bucket{}
-		groups[b.gkey] = ps
-	}
-	if _, dup := ps[part]; !dup {
+	return groups
+}
+
+// stateOf returns the state of b's window (or pane) and group, made empty
+// the first time.
+func (c *Combiner) stateOf(b *bucket) *bucket {
+	groups := c.groupsOf(b)
+	acc := groups[b.gkey]
+	if acc == nil {
+		acc = &bucket{start: b.start, end: b.end, gkey: b.gkey, group: b.group, pane: b.pane, aggs: make([]aggState, len(c.r.aggs))}
+		groups[b.gkey] = acc
 		c.n++
 	}
-	ps[part] = b
+	return acc
 }
 
 // Mark records that input partition part's watermark reached wm.
@@ -172,49 +188,33 @@ func (c *Combiner) Advance(s Sink) {
 	}
 	size := int64(c.r.Window.Size)
 	var starts []int64
-	for start := range c.parts {
+	for start := range c.wins {
 		if start+size <= low {
 			starts = append(starts, start)
 		}
 	}
 	slices.Sort(starts)
 	for _, start := range starts {
-		groups := c.parts[start]
-		gkeys := make([]string, 0, len(groups))
-		for g := range groups {
-			gkeys = append(gkeys, g)
+		groups := c.wins[start]
+		for _, g := range slices.Sorted(maps.Keys(groups)) {
+			b := groups[g]
+			c.w.emit(&c.ev, s, b, true)
+			c.n--
+			c.forget(b)
 		}
-		slices.Sort(gkeys)
-		for _, g := range gkeys {
-			ps := groups[g]
-			order := make([]int, 0, len(ps))
-			for p := range ps {
-				order = append(order, p)
-			}
-			slices.Sort(order)
-			first := ps[order[0]]
-			merged := &bucket{start: first.start, end: first.end, gkey: first.gkey, group: first.group, aggs: make([]aggState, len(c.r.aggs))}
-			for _, p := range order {
-				for i := range c.r.aggs {
-					c.r.aggs[i].merge(&merged.aggs[i], &ps[p].aggs[i], c.r.Window.DistinctExact)
-				}
-				c.n--
-				c.forget(ps[p], p)
-			}
-			c.w.emit(&c.ev, s, merged, true)
-		}
-		delete(c.parts, start)
+		delete(c.wins, start)
 	}
 }
 
-// Changes reports the partials stored or emitted since the last call and
-// the partition watermarks ("m<partition>").
+// Changes reports the states merged into or emitted since the last call
+// and the partition watermarks ("m<partition>").
 func (c *Combiner) Changes(put func(key string, val []byte), del func(key string)) {
 	for k := range c.dels {
 		del(k)
 	}
 	for k, b := range c.puts {
 		put(k, c.w.encodeBucket(b))
+		b.flushed = true
 	}
 	clear(c.dels)
 	clear(c.puts)
@@ -244,64 +244,60 @@ func (c *Combiner) Restore(key string, val []byte) error {
 		}
 		return nil
 	}
-	i := strings.LastIndexByte(key, 0)
-	part, err := strconv.Atoi(key[i+1:])
-	if i < 0 || err != nil {
-		return fmt.Errorf("rule %s: bad combiner entry", c.r.Name)
-	}
 	b, err := c.w.decodeBucket(val)
 	if err != nil {
 		return fmt.Errorf("rule %s: decoding combiner state: %w", c.r.Name, err)
 	}
 	b.pane = strings.HasPrefix(key, "p")
-	c.put(part, b)
+	groups := c.groupsOf(b)
+	if groups[b.gkey] == nil {
+		c.n++
+	}
+	b.flushed = true
+	groups[b.gkey] = b
 	return nil
 }
 
-// forget drops a stored partial from the changelog.
-func (c *Combiner) forget(b *bucket, part int) {
+// forget drops an emitted state from the changelog. A state written in an
+// earlier transaction needs a tombstone even when this one merged into it
+// too: left live, it would be restored after a rebalance and emitted again.
+func (c *Combiner) forget(b *bucket) {
 	if !c.track {
 		return
 	}
-	k := partialKey(b, part)
-	if _, pending := c.puts[k]; pending {
-		delete(c.puts, k) // stored and emitted in one transaction: never written
-	} else {
+	k := combKey(b)
+	delete(c.puts, k)
+	if b.flushed {
 		c.dels[k] = true
 	}
 }
 
 // advancePanes emits a pane rule's windows that end in (closed, low],
-// merging their panes and per-window partials in a fixed order (by start,
-// then partition), and drops what no open window needs.
+// merging their panes and per-window states in a fixed order (by start),
+// and drops what no open window needs.
 func (c *Combiner) advancePanes(s Sink, low int64) {
 	size := int64(c.r.Window.Size)
-	starts := closingWindows(c.r, c.closed, low, maps.Keys(c.panes), maps.Keys(c.parts))
+	starts := closingWindows(c.r, c.closed, low, maps.Keys(c.panes), maps.Keys(c.wins))
 	out := mergeWindows(c.r, starts, func(start int64, pane bool, f func(*bucket)) {
-		groups := c.parts[start]
+		groups := c.wins[start]
 		if pane {
 			groups = c.panes[start]
 		}
 		for _, g := range slices.Sorted(maps.Keys(groups)) {
-			ps := groups[g]
-			for _, p := range slices.Sorted(maps.Keys(ps)) {
-				f(ps[p])
-			}
+			f(groups[g])
 		}
 	})
 	for _, b := range out {
 		c.w.emit(&c.ev, s, b, true)
 	}
-	for _, byStart := range []map[int64]map[string]map[int]*bucket{c.panes, c.parts} {
+	for _, byStart := range []map[int64]map[string]*bucket{c.panes, c.wins} {
 		for start, groups := range byStart {
 			if start+size > low { // a pane's last window, or the window itself, is open
 				continue
 			}
-			for _, ps := range groups {
-				for p, b := range ps {
-					c.n--
-					c.forget(b, p)
-				}
+			for _, b := range groups {
+				c.n--
+				c.forget(b)
 			}
 			delete(byStart, start)
 		}

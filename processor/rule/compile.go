@@ -144,7 +144,7 @@ func Compile(s *Spec, schemas map[string]*schema.Schema) (*Rule, error) {
 	} else if err := c.window(r); err != nil {
 		return nil, err
 	}
-	r.Hash = fingerprint(s)
+	r.Hash = fingerprint(s, r.Combines())
 	return r, nil
 }
 
@@ -529,8 +529,9 @@ func (c *compiler) rawAccessor(path string) *accessor {
 	return &accessor{off: off, kind: schema.String}
 }
 
-// fingerprint hashes the parts of a spec that decide its state and output.
-func fingerprint(s *Spec) string {
+// fingerprint hashes the parts of a spec that decide its state and output;
+// combines is whether the rule's windows go through a Combiner.
+func fingerprint(s *Spec, combines bool) string {
 	h := sha256.New()
 	w := func(parts ...string) {
 		for _, p := range parts {
@@ -555,6 +556,10 @@ func fingerprint(s *Spec) string {
 		// another format are ignored (the rule starts empty) rather than
 		// misread. Version 2 made float sums exact.
 		w("state", fmt.Sprint(stateVersion))
+		if combines {
+			// The combiner's changelog layout, likewise (combine.go).
+			w("combine", fmt.Sprint(combineVersion))
+		}
 	}
 	return hex.EncodeToString(h.Sum(nil)[:8])
 }

@@ -170,7 +170,9 @@ func (v value) less(o value) bool {
 	case schema.Int:
 		return v.i < o.i
 	case schema.Float:
-		return v.f < o.f
+		// -0 before 0: they are equal but print differently, and min and
+		// max must not depend on the order values (or partials) come in.
+		return v.f < o.f || v.f == 0 && o.f == 0 && math.Signbit(v.f) && !math.Signbit(o.f)
 	case schema.Bool:
 		return !v.b && o.b
 	default:
