@@ -92,19 +92,9 @@ func TestCombinedFloatSumsMatchOnePass(t *testing.T) {
 	want := feed(t, r, all, true).rows
 	partials, _ := partialsOf(t, r, parts)
 	for round := 0; round < 3; round++ {
-		rng.Shuffle(len(partials), func(i, j int) { partials[i], partials[j] = partials[j], partials[i] })
-		comb, out := r.NewCombiner(len(parts)), &collect{}
-		for _, p := range partials {
-			if err := comb.AddPartial(p.part, p.state); err != nil {
-				t.Fatal(err)
-			}
-		}
-		for p := range parts {
-			comb.Mark(p, time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-		}
-		comb.Advance(out)
-		if !slices.Equal(out.rows, want) {
-			t.Fatalf("round %d:\ncombined %s\nwant     %s", round, strings.Join(out.rows, "\n         "), strings.Join(want, "\n         "))
+		rows := combineShuffled(t, r, partials, len(parts), rng)
+		if !slices.Equal(rows, want) {
+			t.Fatalf("round %d:\ncombined %s\nwant     %s", round, strings.Join(rows, "\n         "), strings.Join(want, "\n         "))
 		}
 	}
 }

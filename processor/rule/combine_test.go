@@ -41,6 +41,24 @@ func partialsOf(t testing.TB, r *Rule, parts [][]in) (partials []partialRec, row
 	return partials, rows
 }
 
+// combineShuffled gives a new combiner the partials in a random order,
+// marks every partition past them all and returns the rows it emits.
+func combineShuffled(t testing.TB, r *Rule, partials []partialRec, nparts int, rng *rand.Rand) []string {
+	t.Helper()
+	rng.Shuffle(len(partials), func(i, j int) { partials[i], partials[j] = partials[j], partials[i] })
+	comb, out := r.NewCombiner(nparts), &collect{}
+	for _, p := range partials {
+		if err := comb.AddPartial(p.part, p.state); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for p := 0; p < nparts; p++ {
+		comb.Mark(p, time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	}
+	comb.Advance(out)
+	return out.rows
+}
+
 // TestCombinerMergesPartitions: windows computed per partition and merged
 // by a combiner give the rows of one pass over all events, in whatever
 // order the partials arrive.
@@ -194,23 +212,13 @@ func TestCombinedCountDistinctIgnoresOrder(t *testing.T) {
 	partials, _ := partialsOf(t, r, parts)
 	var want []string
 	for round := 0; round < 20; round++ {
-		rng.Shuffle(len(partials), func(i, j int) { partials[i], partials[j] = partials[j], partials[i] })
-		comb, out := r.NewCombiner(len(parts)), &collect{}
-		for _, p := range partials {
-			if err := comb.AddPartial(p.part, p.state); err != nil {
-				t.Fatal(err)
-			}
-		}
-		for p := range parts {
-			comb.Mark(p, time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-		}
-		comb.Advance(out)
+		rows := combineShuffled(t, r, partials, len(parts), rng)
 		if round == 0 {
-			want = out.rows
+			want = rows
 			continue
 		}
-		if !slices.Equal(out.rows, want) {
-			t.Fatalf("round %d:\n%s\nwant\n%s", round, strings.Join(out.rows, "\n"), strings.Join(want, "\n"))
+		if !slices.Equal(rows, want) {
+			t.Fatalf("round %d:\n%s\nwant\n%s", round, strings.Join(rows, "\n"), strings.Join(want, "\n"))
 		}
 	}
 }
