@@ -73,6 +73,7 @@ func (w *worker) restoreFrom(ctx context.Context, topic string, part int32, wins
 		return nil
 	}
 	start := time.Now()
+	w.m.restores.Inc()
 	ends, err := w.adm.ListCommittedOffsets(ctx, topic)
 	if err != nil {
 		return fmt.Errorf("listing changelog %s end: %w", topic, err)
