@@ -1,7 +1,6 @@
 package processor
 
 import (
-	"context"
 	"encoding/binary"
 	"math"
 
@@ -100,19 +99,12 @@ func (w *worker) sendMarkers(pt *partTask) {
 	}
 }
 
-// combTask returns the combiner of a partials partition, restored from the
-// changelog the first time.
-func (w *worker) combTask(ctx context.Context, k tp, r *rule.Rule) (*combTask, error) {
-	if ct := w.combs[k]; ct != nil {
-		return ct, nil
-	}
+// newCombTask returns an empty combiner of a partials partition; the
+// caller restores it (restoreOwned).
+func (w *worker) newCombTask(k tp, r *rule.Rule) *combTask {
 	ct := &combTask{tp: k, r: r, comb: r.NewCombiner(int(w.srcN[r.Schema.Topic]))}
 	ct.comb.TrackChanges()
-	if err := w.restoreFrom(ctx, w.stateTopic(r.Schema.Topic), k.part, map[string]restorer{combKeyPrefix(r): ct.comb}); err != nil {
-		return nil, err
-	}
-	w.combs[k] = ct
-	return ct, nil
+	return ct
 }
 
 func combKeyPrefix(r *rule.Rule) string { return "c\x00" + stateKeyPrefix(r) }

@@ -20,6 +20,7 @@ type metrics struct {
 	reloadFailed prometheus.Gauge
 	reloads      *prometheus.CounterVec // result
 	restored     prometheus.Counter
+	restores     prometheus.Counter // changelog partition reads
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -39,9 +40,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reloadFailed: prometheus.NewGauge(prometheus.GaugeOpts{Name: ns + "rules_reload_failed", Help: "1 when the last reload of the rules directory failed (the previous rules keep running)."}),
 		reloads:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: ns + "rules_reloads_total", Help: "Reloads of the rules directory by result (ok, error)."}, []string{"result"}),
 		restored:     prometheus.NewCounter(prometheus.CounterOpts{Name: ns + "state_entries_restored_total", Help: "Window state entries read back from changelog topics."}),
+		restores:     prometheus.NewCounter(prometheus.CounterOpts{Name: ns + "changelog_reads_total", Help: "Changelog partitions read to restore window state (empty ones included)."}),
 	}
 	for _, c := range []prometheus.Collector{m.consumed, m.evaluated, m.matched, m.ruleErrors, m.late, m.deadLettered,
-		m.stateSize, m.wmLag, m.consumerLag, m.txns, m.rulesLoaded, m.reloadFailed, m.reloads, m.restored} {
+		m.stateSize, m.wmLag, m.consumerLag, m.txns, m.rulesLoaded, m.reloadFailed, m.reloads, m.restored, m.restores} {
 		// A second Run on one registry keeps the first series (tests).
 		_ = reg.Register(c)
 	}

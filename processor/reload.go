@@ -136,7 +136,7 @@ func (w *worker) apply(ctx context.Context, rs *ruleSet) {
 	}
 	for k, ct := range w.combs {
 		if r := rs.partials[k.topic]; r == nil || r.Hash != ct.r.Hash {
-			delete(w.combs, k) // gone, or reset: a new combiner starts on the next record
+			delete(w.combs, k) // gone, or reset: the next transaction starts a new one
 		}
 	}
 	w.applyGatherers(rs)

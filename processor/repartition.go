@@ -1,7 +1,6 @@
 package processor
 
 import (
-	"context"
 	"encoding/binary"
 	"time"
 
@@ -85,19 +84,12 @@ func (w *worker) markerTopic(r *rule.Rule) string {
 	return ""
 }
 
-// gatherTask returns the gatherer of a repartition partition, restored from
-// the changelog the first time.
-func (w *worker) gatherTask(ctx context.Context, k tp, r *rule.Rule) (*gatherTask, error) {
-	if gt := w.gathers[k]; gt != nil {
-		return gt, nil
-	}
+// newGatherTask returns an empty gatherer of a repartition partition; the
+// caller restores it (restoreOwned).
+func (w *worker) newGatherTask(k tp, r *rule.Rule) *gatherTask {
 	gt := &gatherTask{tp: k, r: r, g: r.NewGatherer(int(w.srcN[r.Schema.Topic]))}
 	gt.g.TrackChanges()
-	if err := w.restoreFrom(ctx, w.stateTopic(r.Schema.Topic), k.part, map[string]restorer{gatherKeyPrefix(r): gt.g}); err != nil {
-		return nil, err
-	}
-	w.gathers[k] = gt
-	return gt, nil
+	return gt
 }
 
 // gatherKeyPrefix keeps a gatherer's changelog entries apart from the
@@ -144,8 +136,8 @@ func (w *worker) tickGatherers(now time.Time) {
 }
 
 // applyGatherers keeps the gatherers of rules a reload left as they were
-// (pointing them at the reloaded rule) and drops the others: a changed
-// rule starts with a new gatherer on its next record.
+// (pointing them at the reloaded rule) and drops the others: the next
+// transaction starts a changed rule's partitions with new gatherers.
 func (w *worker) applyGatherers(rs *ruleSet) {
 	for k, gt := range w.gathers {
 		r := rs.repartitions[k.topic]

@@ -18,9 +18,11 @@ import (
 // rule name and definition hash, so an edited rule starts afresh. A new
 // owner of a partition (after a crash or rebalance) reads that changelog
 // partition up to its last stable offset before processing: the state then
-// matches the committed input offsets exactly. Recovery reads the live
-// entries plus the not-yet-compacted tail, so it is bounded by the open
-// windows and the topic's compaction settings, not by the input's size.
+// matches the committed input offsets exactly. It reads each changelog
+// partition once for everything it owns there (restoreOwned). Recovery
+// reads the live entries plus the not-yet-compacted tail, so it is bounded
+// by the open windows and the topic's compaction settings, not by the
+// input's size.
 
 func stateKeyPrefix(r *rule.Rule) string { return r.Name + "\x00" + r.Hash + "\x00" }
 
@@ -54,17 +56,6 @@ type restorer interface {
 	Restore(key string, val []byte) error
 }
 
-// restore reads the partition's changelog into its window rules.
-func (w *worker) restore(ctx context.Context, pt *partTask) error {
-	wins := map[string]restorer{}
-	for i, win := range pt.task.Windows {
-		if win != nil {
-			wins[stateKeyPrefix(pt.task.Rules[i])] = win
-		}
-	}
-	return w.restoreFrom(ctx, w.stateTopic(pt.tp.topic), pt.tp.part, wins)
-}
-
 // restoreFrom reads partition part of a changelog topic up to its last
 // stable offset and loads the live entries whose key starts with one of
 // the prefixes into its restorer.
@@ -73,6 +64,7 @@ func (w *worker) restoreFrom(ctx context.Context, topic string, part int32, wins
 		return nil
 	}
 	start := time.Now()
+	w.m.restores.Inc()
 	ends, err := w.adm.ListCommittedOffsets(ctx, topic)
 	if err != nil {
 		return fmt.Errorf("listing changelog %s end: %w", topic, err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicehq/sluice/internal/telemetry"
 	"github.com/sluicehq/sluice/processor/rule"
@@ -58,7 +59,7 @@ type worker struct {
 
 	mu       sync.Mutex
 	revoked  []tp
-	assigned map[tp]time.Time
+	assigned map[tp]bool // owned partitions: true once their offsets are fetched
 }
 
 // Run loads the rules and processes their source topics until ctx is done.
@@ -77,7 +78,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	w := &worker{cfg: cfg, log: cfg.Log, m: newMetrics(cfg.Reg), rs: newRuleSet(rules), base: base,
 		srcN: map[string]int32{}, nparts: map[string]int32{}, parters: map[string]kgo.TopicPartitioner{}, tasks: map[tp]*partTask{}, combs: map[tp]*combTask{}, gathers: map[tp]*gatherTask{},
-		reload: make(chan *ruleSet, 1), assigned: map[tp]time.Time{}}
+		reload: make(chan *ruleSet, 1), assigned: map[tp]bool{}}
 	w.sink.w = w
 	w.sink.reset()
 	w.sink.promise = w.sink.onProduced
@@ -113,6 +114,7 @@ func Run(ctx context.Context, cfg Config) error {
 		kgo.WithPools(&recordPool{}),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.OnPartitionsAssigned(w.onAssigned),
+		kgo.OnOffsetsFetched(w.onFetched),
 		kgo.OnPartitionsRevoked(w.onRevoked),
 		kgo.OnPartitionsLost(w.onRevoked),
 	)
@@ -204,12 +206,26 @@ func (w *worker) stateTopic(source string) string {
 func (w *worker) onAssigned(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	now := w.cfg.now()
 	for t, ps := range m {
 		for _, p := range ps {
-			w.assigned[tp{t, p}] = now
+			w.assigned[tp{t, p}] = false
 		}
 	}
+}
+
+// onFetched marks every assigned partition's offsets fetched: the client
+// fetches the committed offsets of the partitions a rebalance added after
+// their onAssigned and before the next rebalance's. The fetch is stable
+// (it waits for a previous owner's open transaction to end), so state
+// restored after it matches the offsets; restored at onAssigned, it could
+// miss that transaction's changes.
+func (w *worker) onFetched(context.Context, *kgo.Client, *kmsg.OffsetFetchResponse) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for k := range w.assigned {
+		w.assigned[k] = true
+	}
+	return nil
 }
 
 func (w *worker) onRevoked(_ context.Context, _ *kgo.Client, m map[string][]int32) {
@@ -267,7 +283,7 @@ func (w *worker) loop(ctx context.Context) error {
 // input offsets in one transaction.
 func (w *worker) txn(ctx context.Context, fs kgo.Fetches) error {
 	now := w.cfg.now()
-	if err := w.prepare(ctx, fs, now); err != nil {
+	if err := w.prepare(ctx, fs); err != nil {
 		if ctx.Err() != nil {
 			return nil // shutting down mid-restore
 		}
@@ -286,9 +302,10 @@ func (w *worker) txn(ctx context.Context, fs kgo.Fetches) error {
 		if procErr != nil || crashed || len(p.Records) == 0 {
 			return
 		}
-		if handle, internal, err := w.internalHandler(ctx, tp{p.Topic, p.Partition}); internal {
-			if err != nil {
-				procErr = err
+		k := tp{p.Topic, p.Partition}
+		if handle, internal := w.internalHandler(k); internal {
+			if handle == nil {
+				procErr = fmt.Errorf("processing %s partition %d: its state is not restored", k.topic, k.part)
 				return
 			}
 			for _, rec := range p.Records {
@@ -300,9 +317,9 @@ func (w *worker) txn(ctx context.Context, fs kgo.Fetches) error {
 			}
 			return
 		}
-		pt, err := w.task(ctx, tp{p.Topic, p.Partition})
-		if err != nil {
-			procErr = err
+		pt := w.tasks[k]
+		if pt == nil {
+			procErr = fmt.Errorf("processing %s partition %d: its state is not restored", k.topic, k.part)
 			return
 		}
 		w.sink.part = p.Partition
@@ -366,59 +383,40 @@ func (w *worker) txn(ctx context.Context, fs kgo.Fetches) error {
 	} else {
 		w.log.Info("transaction aborted (rebalance); retrying from the last commit")
 	}
-	return w.rollback(ctx)
-}
-
-// prepare restores the state of every partition this poll brings (and of
-// partitions assigned but silent past the idle timeout) before the
-// transaction opens, so a long restore cannot run into its timeout.
-func (w *worker) prepare(ctx context.Context, fs kgo.Fetches, now time.Time) error {
-	var err error
-	fs.EachPartition(func(p kgo.FetchTopicPartition) {
-		if err != nil || len(p.Records) == 0 {
-			return
-		}
-		k := tp{p.Topic, p.Partition}
-		if _, internal, ierr := w.internalHandler(ctx, k); internal {
-			err = ierr
-			return
-		}
-		_, err = w.task(ctx, k)
-	})
-	if err != nil || w.cfg.IdleTimeout <= 0 {
-		return err
-	}
-	// Partitions assigned but silent still need their restored windows closed.
-	w.mu.Lock()
-	var pending []tp
-	for k, at := range w.assigned {
-		if _, src := w.rs.byTopic[k.topic]; src && w.tasks[k] == nil && now.Sub(at) > w.cfg.IdleTimeout {
-			pending = append(pending, k)
-		}
-	}
-	w.mu.Unlock()
-	for _, k := range pending {
-		if _, err := w.task(ctx, k); err != nil {
-			return err
-		}
-	}
+	w.rollback()
 	return nil
 }
 
+// prepare restores, before the transaction opens (so a long restore
+// cannot run into its timeout), the state of the partitions this poll
+// brings and of all owned partitions that have none yet (restoreOwned).
+func (w *worker) prepare(ctx context.Context, fs kgo.Fetches) error {
+	var polled []tp
+	fs.EachPartition(func(p kgo.FetchTopicPartition) {
+		if len(p.Records) > 0 {
+			polled = append(polled, tp{p.Topic, p.Partition})
+		}
+	})
+	return w.restoreOwned(ctx, polled)
+}
+
 // internalHandler returns what applies the records of a partition of an
-// internal topic (partials: its combiner; repartition: its gatherer),
-// restoring that state the first time; internal is false for a source
-// topic.
-func (w *worker) internalHandler(ctx context.Context, k tp) (handle func(*kgo.Record), internal bool, err error) {
+// internal topic (partials: its combiner; repartition: its gatherer), nil
+// if its state is missing; internal is false for a source topic.
+func (w *worker) internalHandler(k tp) (handle func(*kgo.Record), internal bool) {
 	if r := w.rs.partials[k.topic]; r != nil {
-		ct, err := w.combTask(ctx, k, r)
-		return func(rec *kgo.Record) { w.handlePartial(ct, rec) }, true, err
+		if ct := w.combs[k]; ct != nil {
+			return func(rec *kgo.Record) { w.handlePartial(ct, rec) }, true
+		}
+		return nil, true
 	}
 	if r := w.rs.repartitions[k.topic]; r != nil {
-		gt, err := w.gatherTask(ctx, k, r)
-		return func(rec *kgo.Record) { w.handleForwarded(gt, rec) }, true, err
+		if gt := w.gathers[k]; gt != nil {
+			return func(rec *kgo.Record) { w.handleForwarded(gt, rec) }, true
+		}
+		return nil, true
 	}
-	return nil, false, nil
+	return nil, false
 }
 
 // crash is the tests' hook: it drops the client without ending the
@@ -443,36 +441,6 @@ func (w *worker) handle(pt *partTask, r *kgo.Record) {
 		return
 	}
 	pt.task.Process(pt.rec, pt.codec.EventTime(pt.rec), r.Value, r.Key, &w.sink)
-}
-
-// task returns the partition's task, restoring its window state from the
-// changelog the first time.
-func (w *worker) task(ctx context.Context, k tp) (*partTask, error) {
-	if pt := w.tasks[k]; pt != nil {
-		return pt, nil
-	}
-	rules := w.rs.byTopic[k.topic]
-	if k.part >= w.nparts[w.stateTopic(k.topic)] && w.rs.windowed(k.topic) {
-		n := k.part + 1 // at least
-		if counts, err := partitionCounts(ctx, w.adm, []string{k.topic}); err == nil {
-			n = counts[k.topic]
-		}
-		return nil, w.sourceGrew(k.topic, n)
-	}
-	pt := &partTask{tp: k, task: rule.NewTask(rules), codec: w.rs.codecs[k.topic], lastSeen: w.cfg.now()}
-	pt.task.TrackChanges()
-	pt.task.SendPartials()
-	pt.task.Repartition()
-	if pt.codec != nil {
-		pt.rec = pt.codec.New()
-		pt.recVal = reflect.ValueOf(pt.rec).Elem()
-	}
-	if err := w.restore(ctx, pt); err != nil {
-		return nil, err
-	}
-	pt.seenET = pt.task.MaxEventTime()
-	w.tasks[k] = pt
-	return pt, nil
 }
 
 // tick moves idle partitions' clocks, closes windows and writes the state
@@ -584,48 +552,12 @@ func (w *worker) committed(n int64) {
 	w.sink.reset()
 }
 
-// rollback drops all state after an aborted transaction and reads it back
-// from the changelog; the consumer rewinds to the committed offsets.
-func (w *worker) rollback(ctx context.Context) error {
-	old, oldCombs, oldGathers := w.tasks, w.combs, w.gathers
+// rollback drops all state after an aborted transaction; the consumer
+// rewinds to the committed offsets, and the next transaction's prepare
+// reads the state of the partitions still owned back from the changelog.
+func (w *worker) rollback() {
 	w.tasks, w.combs, w.gathers = map[tp]*partTask{}, map[tp]*combTask{}, map[tp]*gatherTask{}
 	w.sink.reset()
-	w.mu.Lock()
-	owned := make([]tp, 0, len(old))
-	for k := range old {
-		if _, ok := w.assigned[k]; ok {
-			owned = append(owned, k)
-		}
-	}
-	var ownedCombs []*combTask
-	for k, ct := range oldCombs {
-		if _, ok := w.assigned[k]; ok {
-			ownedCombs = append(ownedCombs, ct)
-		}
-	}
-	var ownedGathers []*gatherTask
-	for k, gt := range oldGathers {
-		if _, ok := w.assigned[k]; ok {
-			ownedGathers = append(ownedGathers, gt)
-		}
-	}
-	w.mu.Unlock()
-	for _, k := range owned {
-		if _, err := w.task(ctx, k); err != nil {
-			return err
-		}
-	}
-	for _, ct := range ownedCombs {
-		if _, err := w.combTask(ctx, ct.tp, ct.r); err != nil {
-			return err
-		}
-	}
-	for _, gt := range ownedGathers {
-		if _, err := w.gatherTask(ctx, gt.tp, gt.r); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func reflectElem(rec any) reflect.Value { return reflect.ValueOf(rec).Elem() }
