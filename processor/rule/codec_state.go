@@ -113,7 +113,8 @@ func (r *stateReader) u64() uint64 {
 }
 
 // fsum reads a float sum: nil when empty (the aggregate is not a float sum).
-func (r *stateReader) fsum() *fsum {
+// fsum reads a float sum into s (a new one when s is nil).
+func (r *stateReader) fsum(s *fsum) *fsum {
 	if r.err != nil {
 		return nil
 	}
@@ -121,7 +122,11 @@ func (r *stateReader) fsum() *fsum {
 		r.b = r.b[1:]
 		return nil
 	}
-	s := &fsum{}
+	if s == nil {
+		s = &fsum{}
+	} else {
+		*s = fsum{}
+	}
 	r.b, r.err = s.decodeState(r.b)
 	return s
 }
@@ -193,37 +198,63 @@ func (w *Windows) appendBucket(out []byte, b *bucket) []byte {
 }
 
 func (w *Windows) decodeBucket(data []byte) (*bucket, error) {
+	b := &bucket{}
+	gk, err := w.decodeInto(b, data, nil)
+	if err != nil {
+		return nil, err
+	}
+	b.gkey = string(gk)
+	return b, nil
+}
+
+// decodeInto decodes an encoded bucket into b, except its gkey: the group
+// key is appended to gk and returned. It reuses what b holds (group values,
+// count_distinct sets, sums), so that a combiner can decode every partial
+// it merges into one scratch bucket instead of allocating each.
+func (w *Windows) decodeInto(b *bucket, data []byte, gk []byte) ([]byte, error) {
 	r := &stateReader{b: data}
 	if r.byte() != stateVersion {
-		return nil, errBadState
+		return gk, errBadState
 	}
-	b := &bucket{start: r.varint(), end: r.varint(), aggs: make([]aggState, len(w.r.aggs))}
-	var gk []byte
+	b.start, b.end = r.varint(), r.varint()
+	b.group = b.group[:0]
 	for i := range w.r.groups {
 		v := r.val(w.r.groups[i].typ)
 		b.group = append(b.group, v)
 		gk = v.appendKey(gk)
 	}
-	b.gkey = string(gk)
+	if len(b.aggs) != len(w.r.aggs) {
+		b.aggs = make([]aggState, len(w.r.aggs))
+	}
 	for i := range w.r.aggs {
 		a := &w.r.aggs[i]
 		st := &b.aggs[i]
-		st.n, st.sumI = r.varint(), r.varint()
-		st.sumF = r.fsum()
+		sum, mm, exact := st.sumF, st.mm, st.exact
+		*st = aggState{n: r.varint(), sumI: r.varint()}
+		st.sumF = r.fsum(sum)
 		flags := r.byte()
 		if flags&1 != 0 {
 			k := a.typ
 			if a.arg != nil {
 				k = a.arg.typ
 			}
-			st.mm = &minMax{r.val(k), r.val(k)}
+			if mm == nil {
+				mm = &minMax{}
+			}
+			mm.min, mm.max = r.val(k), r.val(k)
+			st.mm = mm
 		}
 		if flags&2 != 0 {
 			n := r.uvarint()
 			if n > uint64(len(r.b))/8 {
-				return nil, errBadState
+				return gk, errBadState
 			}
-			st.exact = make(map[uint64]struct{}, n)
+			if exact == nil {
+				exact = make(map[uint64]struct{}, n)
+			} else {
+				clear(exact)
+			}
+			st.exact = exact
 			for j := uint64(0); j < n; j++ {
 				st.exact[r.u64()] = struct{}{}
 			}
@@ -232,12 +263,12 @@ func (w *Windows) decodeBucket(data []byte) (*bucket, error) {
 			st.hll = hyperloglog.New14()
 			// A copy: the input may be a pooled buffer reused after the transaction.
 			if err := st.hll.UnmarshalBinary(bytes.Clone(r.bytes(r.uvarint()))); r.err == nil && err != nil {
-				return nil, err
+				return gk, err
 			}
 		}
 	}
 	if r.err != nil || len(r.b) != 0 {
-		return nil, errBadState
+		return gk, errBadState
 	}
-	return b, nil
+	return gk, nil
 }

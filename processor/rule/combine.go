@@ -82,9 +82,11 @@ type Combiner struct {
 	wms     []int64 // per input partition
 	ev      Eval
 	track   bool
-	puts    map[string]*bucket
+	puts    map[*bucket]bool
 	dels    map[string]bool
 	wmDirty bool
+	scratch bucket // each partial, decoded (AddPartial)
+	gk      []byte // and its group key
 }
 
 // NewCombiner returns an empty combiner for n input partitions.
@@ -102,7 +104,7 @@ func (c *Combiner) Rule() *Rule { return c.r }
 
 // TrackChanges turns on change tracking for Changes.
 func (c *Combiner) TrackChanges() {
-	c.track, c.puts, c.dels = true, map[string]*bucket{}, map[string]bool{}
+	c.track, c.puts, c.dels = true, map[*bucket]bool{}, map[string]bool{}
 }
 
 // Size is the number of window (or pane) and group states held.
@@ -116,19 +118,24 @@ func combKey(b *bucket) string {
 // pane) into that window's state. Each partition sends a window once and
 // the transactions deliver it once: a partial given twice would count twice.
 func (c *Combiner) AddPartial(part int, state []byte) error {
-	b, err := c.w.decodeBucket(state)
-	if err != nil {
+	b := &c.scratch
+	var err error
+	if c.gk, err = c.w.decodeInto(b, state, c.gk[:0]); err != nil {
 		return fmt.Errorf("rule %s: partial: %w", c.r.Name, err)
 	}
 	b.pane = c.isPane(b)
-	acc := c.stateOf(b)
+	groups := c.groupsOf(b)
+	acc := groups[string(c.gk)]
+	if acc == nil {
+		acc = &bucket{start: b.start, end: b.end, gkey: string(c.gk), group: slices.Clone(b.group), pane: b.pane, aggs: make([]aggState, len(c.r.aggs))}
+		groups[acc.gkey] = acc
+		c.n++
+	}
 	for i := range c.r.aggs {
 		c.r.aggs[i].merge(&acc.aggs[i], &b.aggs[i], c.r.Window.DistinctExact)
 	}
 	if c.track {
-		k := combKey(acc)
-		c.puts[k] = acc
-		delete(c.dels, k)
+		c.puts[acc] = true // a tombstone of the same key this transaction is written first (Changes)
 	}
 	return nil
 }
@@ -150,19 +157,6 @@ func (c *Combiner) groupsOf(b *bucket) map[string]*bucket {
 		byStart[b.start] = groups
 	}
 	return groups
-}
-
-// stateOf returns the state of b's window (or pane) and group, made empty
-// the first time.
-func (c *Combiner) stateOf(b *bucket) *bucket {
-	groups := c.groupsOf(b)
-	acc := groups[b.gkey]
-	if acc == nil {
-		acc = &bucket{start: b.start, end: b.end, gkey: b.gkey, group: b.group, pane: b.pane, aggs: make([]aggState, len(c.r.aggs))}
-		groups[b.gkey] = acc
-		c.n++
-	}
-	return acc
 }
 
 // Mark records that input partition part's watermark reached wm.
@@ -212,8 +206,8 @@ func (c *Combiner) Changes(put func(key string, val []byte), del func(key string
 	for k := range c.dels {
 		del(k)
 	}
-	for k, b := range c.puts {
-		put(k, c.w.encodeBucket(b))
+	for b := range c.puts {
+		put(combKey(b), c.w.encodeBucket(b))
 		b.flushed = true
 	}
 	clear(c.dels)
@@ -265,10 +259,9 @@ func (c *Combiner) forget(b *bucket) {
 	if !c.track {
 		return
 	}
-	k := combKey(b)
-	delete(c.puts, k)
+	delete(c.puts, b)
 	if b.flushed {
-		c.dels[k] = true
+		c.dels[combKey(b)] = true
 	}
 }
 
