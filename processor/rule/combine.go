@@ -77,7 +77,7 @@ type Combiner struct {
 	w       *Windows                     // emission (having, row encoding)
 	wins    map[int64]map[string]*bucket // by window start, then group key
 	panes   map[int64]map[string]*bucket // pane rules (panes.go): by pane start
-	closed  int64                        // pane rules: windows ending at or before this are out
+	closed  int64                        // windows ending at or before this are out (restored; pane rules: also as they close)
 	n       int
 	wms     []int64 // per input partition
 	ev      Eval
@@ -192,7 +192,12 @@ func (c *Combiner) Advance(s Sink) {
 		groups := c.wins[start]
 		for _, g := range slices.Sorted(maps.Keys(groups)) {
 			b := groups[g]
-			c.w.emit(&c.ev, s, b, true)
+			// A window the restored watermarks had passed was emitted
+			// before the restart: its state outlived the emission in the
+			// changelog, and emitting it again would duplicate a row.
+			if start+size > c.closed {
+				c.w.emit(&c.ev, s, b, true)
+			}
 			c.n--
 			c.forget(b)
 		}
