@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"slices"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/sluicehq/sluice/processor/rule"
 )
 
@@ -17,6 +19,10 @@ import (
 // once, not once per combining or repartitioned rule, and state created
 // later (a combiner's first partial) does not re-read what the worker just
 // wrote.
+
+// parallelRestores bounds the changelog partitions read at once (each holds
+// its live entries in memory until restored).
+const parallelRestores = 4
 
 // restoreGroup is the state one changelog partition restores.
 type restoreGroup struct {
@@ -94,11 +100,18 @@ func (w *worker) restoreOwned(ctx context.Context, polled []tp) error {
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(a, b tp) int { return cmp.Or(cmp.Compare(a.topic, b.topic), cmp.Compare(a.part, b.part)) })
+	// Several partitions at once: a restore mostly waits on fetches, and
+	// each group restores objects of its own.
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.SetLimit(parallelRestores)
+	for _, k := range keys {
+		eg.Go(func() error { return w.restoreFrom(ectx, k.topic, k.part, groups[k].wins) })
+	}
+	if err := eg.Wait(); err != nil {
+		return err
+	}
 	for _, k := range keys {
 		g := groups[k]
-		if err := w.restoreFrom(ctx, k.topic, k.part, g.wins); err != nil {
-			return err
-		}
 		for _, pt := range g.tasks {
 			pt.seenET = pt.task.MaxEventTime()
 			w.tasks[pt.tp] = pt
