@@ -191,9 +191,7 @@ func BenchmarkTopicToTopic(b *testing.B) {
 				case <-time.After(5 * time.Millisecond):
 				}
 			}
-			if which == "session_product" {
-				waitDrained(b, addr, "bench", "bench.session_product.repartition") // the owners' work counts too
-			}
+			waitDrained(b, addr, "bench") // the combiners' and owners' work counts too
 			m.Report(int64(n))
 			b.ReportMetric(float64(stats.producedTotal())/float64(n), "outputs/event")
 			cancel()
@@ -204,8 +202,9 @@ func BenchmarkTopicToTopic(b *testing.B) {
 	}
 }
 
-// waitDrained waits until group has committed every record of topic.
-func waitDrained(b *testing.B, addr, group, topic string) {
+// waitDrained waits until group has committed every record of its
+// internal topics (partials, repartition).
+func waitDrained(b *testing.B, addr, group string) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
 	if err != nil {
 		b.Fatal(err)
@@ -213,8 +212,21 @@ func waitDrained(b *testing.B, addr, group, topic string) {
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	ctx := context.Background()
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
-		ends, err := adm.ListEndOffsets(ctx, topic)
+	td, err := adm.ListTopics(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var topics []string
+	for _, t := range td.Names() {
+		if strings.HasPrefix(t, group+".") && (strings.HasSuffix(t, ".partials") || strings.HasSuffix(t, ".repartition")) {
+			topics = append(topics, t)
+		}
+	}
+	if len(topics) == 0 {
+		return
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		ends, err := adm.ListEndOffsets(ctx, topics...)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -224,7 +236,7 @@ func waitDrained(b *testing.B, addr, group, topic string) {
 		}
 		left := false
 		ends.Each(func(o kadm.ListedOffset) {
-			if c, ok := committed.Lookup(topic, o.Partition); o.Offset > 0 && (!ok || c.At < o.Offset-1) {
+			if c, ok := committed.Lookup(o.Topic, o.Partition); o.Offset > 0 && (!ok || c.At < o.Offset-1) {
 				left = true // the last record may be a transaction marker
 			}
 		})
@@ -232,7 +244,7 @@ func waitDrained(b *testing.B, addr, group, topic string) {
 			return
 		}
 		if time.Now().After(deadline) {
-			b.Fatalf("%s not drained", topic)
+			b.Fatalf("%v not drained", topics)
 		}
 	}
 }
