@@ -91,16 +91,6 @@ func (s *txnSink) sendBatch(k batchKey, b *openBatch) {
 	delete(s.b.open, k)
 }
 
-// partitionFor is the partition of r's topic its key places it in.
-func (s *txnSink) partitionFor(r *kgo.Record) int32 {
-	tp := s.w.parters[r.Topic]
-	if tp == nil {
-		tp = keyPartitioner.ForTopic(r.Topic)
-		s.w.parters[r.Topic] = tp
-	}
-	return int32(tp.Partition(r, int(max(s.w.nparts[r.Topic], 1))))
-}
-
 var errBadBatch = errors.New("malformed batch")
 
 // eachEntry calls f with each entry of a batch record's body, and returns

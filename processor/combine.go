@@ -55,13 +55,7 @@ func (s *txnSink) Partial(r *rule.Rule, key, state []byte) {
 // output) to partition part, or by key when part < 0.
 func (s *txnSink) produceInternal(r *kgo.Record, part int32) {
 	if part < 0 {
-		n := max(s.w.nparts[r.Topic], 1)
-		tp := s.w.parters[r.Topic]
-		if tp == nil {
-			tp = keyPartitioner.ForTopic(r.Topic)
-			s.w.parters[r.Topic] = tp
-		}
-		part = int32(tp.Partition(r, int(n)))
+		part = s.partitionFor(r)
 	}
 	r.Partition = part
 	s.send(r)

@@ -101,12 +101,7 @@ func (s *txnSink) produce(r *kgo.Record) {
 		n = 1
 	}
 	if len(r.Key) > 0 {
-		tp := s.w.parters[r.Topic]
-		if tp == nil {
-			tp = keyPartitioner.ForTopic(r.Topic)
-			s.w.parters[r.Topic] = tp
-		}
-		r.Partition = int32(tp.Partition(r, int(n)))
+		r.Partition = s.partitionFor(r)
 	} else {
 		r.Partition = s.part % n // deterministic, so a replay lands where the first run did
 	}
@@ -117,6 +112,16 @@ func (s *txnSink) produce(r *kgo.Record) {
 // keyPartitioner places keyed records as kgo and Kafka's Java client do
 // (murmur2 of the key), so keyed outputs match other clients.
 var keyPartitioner = kgo.StickyKeyPartitioner(nil)
+
+// partitionFor is the partition of r's topic its key places it in.
+func (s *txnSink) partitionFor(r *kgo.Record) int32 {
+	tp := s.w.parters[r.Topic]
+	if tp == nil {
+		tp = keyPartitioner.ForTopic(r.Topic)
+		s.w.parters[r.Topic] = tp
+	}
+	return int32(tp.Partition(r, int(max(s.w.nparts[r.Topic], 1))))
+}
 
 func (s *txnSink) Output(r *rule.Rule, key, value []byte) {
 	rec := s.arena.record()
