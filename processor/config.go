@@ -52,6 +52,9 @@ type Config struct {
 	IdleTimeout time.Duration
 	// MaxPollRecords bounds one transaction's input; default 10000.
 	MaxPollRecords int
+	// Compression of the batches the worker produces (outputs, changelog,
+	// internal topics): none, gzip, snappy (default), lz4 or zstd.
+	Compression string
 	// TransactionTimeout is the broker's bound on an open transaction;
 	// default 60s.
 	TransactionTimeout time.Duration
@@ -115,6 +118,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxPollRecords < 0 {
 		return fmt.Errorf("%w: max poll records must be positive", ErrBadOption)
+	}
+	if c.Compression == "" {
+		c.Compression = "snappy"
+	}
+	if _, err := kclient.Compression(c.Compression); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadOption, err)
 	}
 	if c.TransactionTimeout == 0 {
 		c.TransactionTimeout = 60 * time.Second

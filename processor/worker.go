@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluicehq/sluice/internal/kclient"
 	"github.com/sluicehq/sluice/internal/telemetry"
 	"github.com/sluicehq/sluice/processor/rule"
 	"github.com/sluicehq/sluice/schema"
@@ -101,6 +102,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		defer stop()
 	}
+	compression, _ := kclient.Compression(cfg.Compression) // validated
 	opts := append(append([]kgo.Opt(nil), base...),
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(w.rs.consumed()...),
@@ -111,6 +113,7 @@ func Run(ctx context.Context, cfg Config) error {
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.MaxBufferedRecords(1<<20),
+		kgo.ProducerBatchCompression(compression),
 		kgo.WithPools(&recordPool{}),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.OnPartitionsAssigned(w.onAssigned),

@@ -164,11 +164,8 @@ func (c *GenConfig) validateGen() error {
 }
 
 func validCompression(s string) error {
-	switch s {
-	case "", "none", "gzip", "snappy", "lz4", "zstd":
-		return nil
-	}
-	return fmt.Errorf("--compression %q: want none, gzip, snappy, lz4 or zstd", s)
+	_, err := kclient.Compression(s)
+	return err
 }
 
 // deliveryDefaults checks and fills the produce settings the generator and

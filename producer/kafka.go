@@ -41,18 +41,8 @@ func newProducer(k kclient.Config, compression string, deliveryTimeout time.Dura
 }
 
 func codec(name string) kgo.CompressionCodec {
-	switch name {
-	case "none":
-		return kgo.NoCompression()
-	case "gzip":
-		return kgo.GzipCompression()
-	case "lz4":
-		return kgo.Lz4Compression()
-	case "zstd":
-		return kgo.ZstdCompression()
-	default:
-		return kgo.SnappyCompression()
-	}
+	c, _ := kclient.Compression(name) // validated with the config
+	return c
 }
 
 // checkTopics fails fast, with a clear error, when a topic is missing or

@@ -24,6 +24,7 @@ func TestBadInputFailsFast(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, 2, "unknown command"},
 		{"missing rules", []string{"dev", "--rules", filepath.Join(t.TempDir(), "nope"), "--lake", t.TempDir()}, 2, "--rules"},
 		{"syntax error in a rule", []string{"dev", "--rules", rulesDir, "--lake", t.TempDir()}, 1, "bad.yaml:3:"},
+		{"unknown compression", []string{"process", "--rules", "../../rules", "--compression", "brotli"}, 2, `--compression "brotli": want none, gzip, snappy, lz4 or zstd`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := run(tc.args...)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sluicehq/sluice/internal/kclient"
 	"github.com/sluicehq/sluice/processor"
 	"github.com/sluicehq/sluice/schema"
 )
@@ -57,6 +58,7 @@ Rule file reference: docs/processor.md.`,
 	f.StringVar(&cfg.LateTopic, "late-topic", "sluice.late", "topic for events that arrive after their window closed")
 	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", time.Minute, "a partition without events this long stops holding windows open (negative: never)")
 	f.IntVar(&cfg.MaxPollRecords, "max-poll-records", 10000, "most input records per transaction")
+	f.StringVar(&cfg.Compression, "compression", "snappy", "batch compression of what the worker writes (outputs, state, internal topics): "+kclient.Compressions)
 	f.BoolVar(&cfg.NoWatch, "no-watch", false, "do not reload rule files when they change")
 	f.StringSliceVar(&schemas, "schemas", schema.Builtin(), "schemas rules may use as source: built-in names or schema files")
 	obs.add(c, "")

@@ -1,0 +1,43 @@
+package processor
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// TestCompression: what the worker writes, outputs and window state alike,
+// is compressed with --compression.
+func TestCompression(t *testing.T) {
+	b := startBroker(t, 2, "clickstream")
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	recs := eventRecords(genEvents(3, 2, 200, start, time.Second))
+	produce(t, b, "clickstream", recs...)
+	stats := &Stats{}
+	cfg := Config{Kafka: kafkaCfg(b), RulesDir: writeRules(t, "high_intent_views", "events_per_minute"), Group: "g", InstanceID: "one",
+		NoWatch: true, Compression: "zstd", Log: testLog(t), Stats: stats}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, cfg) }()
+	waitFor(t, 30*time.Second, "the input to be read", settled(stats, int64(len(recs))))
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	const zstd = 4 // the record batch attribute's codec
+	for _, topic := range []string{"clickstream.high_intent_views", "g.clickstream.state"} {
+		got := readCommitted(t, b, topic)
+		if len(got) == 0 {
+			t.Fatalf("%s: nothing written", topic)
+		}
+		for _, r := range got {
+			if c := r.Attrs.CompressionType(); c != zstd {
+				t.Fatalf("%s offset %d: codec %d, want zstd (%d)", topic, r.Offset, c, zstd)
+			}
+		}
+	}
+	cfg.Compression = "brotli"
+	if err := cfg.Validate(); err == nil {
+		t.Fatal("compression brotli accepted")
+	}
+}
