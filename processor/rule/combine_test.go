@@ -256,3 +256,23 @@ func TestMinMaxOfSignedZerosIgnoreOrder(t *testing.T) {
 		t.Fatalf("min and max of 0 and -0 depend on their order:\n%s\n%s", strings.Join(a, "\n"), strings.Join(b, "\n"))
 	}
 }
+
+// TestMinMaxOfNaNIgnoreOrder: NaN (from an expression) is the greatest
+// float, whatever the order values come in, as in PostgreSQL.
+func TestMinMaxOfNaNIgnoreOrder(t *testing.T) {
+	r := mustRule(t, "window: {type: tumbling, size: 1m}\naggregate: {lo: 'min(additional_data.price > 5 ? additional_data.price : 0.0 / 0.0)', hi: 'max(additional_data.price > 5 ? additional_data.price : 0.0 / 0.0)'}\n")
+	evs := []in{{at: "00:10", user: "u", name: "Search", price: 1}, {at: "00:20", user: "u", name: "Search", price: 10}, {at: "00:30", user: "u", name: "Search", price: 7}}
+	var want []string
+	for _, order := range [][]int{{0, 1, 2}, {1, 0, 2}, {2, 1, 0}, {1, 2, 0}, {0, 2, 1}, {2, 0, 1}} {
+		got := feed(t, r, []in{evs[order[0]], evs[order[1]], evs[order[2]]}, true).rows
+		if want == nil {
+			want = got
+			if len(want) != 1 || !strings.Contains(want[0], `"lo":7,"hi":null`) {
+				t.Fatalf("min and max with NaN: %s, want lo 7 and hi NaN (null)", strings.Join(want, "\n"))
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("order %v:\n%s\nwant\n%s", order, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+}

@@ -170,8 +170,13 @@ func (v value) less(o value) bool {
 	case schema.Int:
 		return v.i < o.i
 	case schema.Float:
-		// -0 before 0: they are equal but print differently, and min and
-		// max must not depend on the order values (or partials) come in.
+		// A total order, so that min and max do not depend on the order
+		// values (or partials) come in: -0 before 0 (equal, but they print
+		// differently), and NaN (an expression such as 0.0/0.0 makes one)
+		// after every number, as in PostgreSQL.
+		if math.IsNaN(v.f) || math.IsNaN(o.f) {
+			return !math.IsNaN(v.f)
+		}
 		return v.f < o.f || v.f == 0 && o.f == 0 && math.Signbit(v.f) && !math.Signbit(o.f)
 	case schema.Bool:
 		return !v.b && o.b
