@@ -103,15 +103,32 @@ func (w *worker) newCombTask(k tp, r *rule.Rule) *combTask {
 
 func combKeyPrefix(r *rule.Rule) string { return "c\x00" + stateKeyPrefix(r) }
 
+// internalRecord splits a record of rule r's partials or repartition topic
+// into its kind and body; ok is false for a record written under another
+// definition of the rule (its hash differs), which is ignored.
+func internalRecord(r *rule.Rule, v []byte) (kind byte, body []byte, ok bool) {
+	h := r.Hash
+	if len(v) < 1+len(h) || string(v[1:1+len(h)]) != h {
+		return 0, nil, false
+	}
+	return v[0], v[1+len(h):], true
+}
+
+// marker decodes a marker's body: the source partition and its watermark.
+func marker(body []byte) (part int, wm int64, ok bool) {
+	if len(body) != 12 {
+		return 0, 0, false
+	}
+	return int(binary.BigEndian.Uint32(body)), int64(binary.BigEndian.Uint64(body[4:])), true
+}
+
 // handlePartial applies one record of a partials topic.
 func (w *worker) handlePartial(ct *combTask, rec *kgo.Record) {
-	v := rec.Value
-	h := ct.r.Hash
-	if len(v) < 1+len(h) || string(v[1:1+len(h)]) != h {
-		return // from an earlier definition of the rule
+	kind, body, ok := internalRecord(ct.r, rec.Value)
+	if !ok {
+		return
 	}
-	body := v[1+len(h):]
-	switch v[0] {
+	switch kind {
 	case partialBatchRecord:
 		if len(body) < 4 {
 			return
@@ -128,8 +145,8 @@ func (w *worker) handlePartial(ct *combTask, rec *kgo.Record) {
 			w.log.Error("dropping a malformed partial", "rule", ct.r.Name, "err", err)
 		}
 	case markerRecord:
-		if len(body) == 12 {
-			ct.comb.Mark(int(binary.BigEndian.Uint32(body)), int64(binary.BigEndian.Uint64(body[4:])))
+		if part, wm, ok := marker(body); ok {
+			ct.comb.Mark(part, wm)
 		}
 	}
 }

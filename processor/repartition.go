@@ -1,7 +1,6 @@
 package processor
 
 import (
-	"encoding/binary"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -98,13 +97,11 @@ func gatherKeyPrefix(r *rule.Rule) string { return "r\x00" + stateKeyPrefix(r) }
 
 // handleForwarded applies one record of a repartition topic.
 func (w *worker) handleForwarded(gt *gatherTask, rec *kgo.Record) {
-	v := rec.Value
-	h := gt.r.Hash
-	if len(v) < 1+len(h) || string(v[1:1+len(h)]) != h {
-		return // from an earlier definition of the rule
+	kind, body, ok := internalRecord(gt.r, rec.Value)
+	if !ok {
+		return
 	}
-	body := v[1+len(h):]
-	switch v[0] {
+	switch kind {
 	case forwardBatchRecord:
 		if err := eachEntry(body, gt.g.Add); err != nil {
 			w.log.Error("dropping forwarded events", "rule", gt.r.Name, "partition", gt.tp.part, "offset", rec.Offset, "err", err)
@@ -114,8 +111,8 @@ func (w *worker) handleForwarded(gt *gatherTask, rec *kgo.Record) {
 			w.log.Error("dropping a forwarded event", "rule", gt.r.Name, "partition", gt.tp.part, "offset", rec.Offset, "err", err)
 		}
 	case markerRecord:
-		if len(body) == 12 {
-			gt.g.Mark(int(binary.BigEndian.Uint32(body)), int64(binary.BigEndian.Uint64(body[4:])))
+		if part, wm, ok := marker(body); ok {
+			gt.g.Mark(part, wm)
 		}
 	}
 }

@@ -29,14 +29,22 @@ statically, and run rules over a file of events before deploying them.`,
 	return c
 }
 
-func dirArg(c *cobra.Command, args []string) (string, error) {
+// rulesArgs returns the rules directory a command was given (default
+// "rules") and the schemas its rules may read.
+func rulesArgs(c *cobra.Command, args, schemas []string) (string, map[string]*schema.Schema, error) {
+	dir := "rules"
 	switch len(args) {
 	case 0:
-		return "rules", nil
 	case 1:
-		return args[0], nil
+		dir = args[0]
+	default:
+		return "", nil, usageErr(fmt.Errorf("%s: want at most one directory (see '%s --help')", c.CommandPath(), c.CommandPath()))
 	}
-	return "", usageErr(fmt.Errorf("%s: want at most one directory (see '%s --help')", c.CommandPath(), c.CommandPath()))
+	sc, err := resolveSchemas(schemas)
+	if err != nil {
+		return "", nil, usageErr(err)
+	}
+	return dir, sc, nil
 }
 
 func newRulesTestCmd() *cobra.Command {
@@ -54,13 +62,9 @@ input ends. Failures print a diff; the exit status is 1 if any test fails.`,
 		Example: `  sluice rules test
   sluice rules test ./rules -v`,
 		RunE: func(c *cobra.Command, args []string) error {
-			dir, err := dirArg(c, args)
+			dir, sc, err := rulesArgs(c, args, schemas)
 			if err != nil {
 				return err
-			}
-			sc, err := resolveSchemas(schemas)
-			if err != nil {
-				return usageErr(err)
 			}
 			rules, err := rule.LoadDir(dir, sc)
 			if err != nil {
@@ -110,13 +114,9 @@ description, and which schema fields no rule reads. Exit status 1 on errors
 (and on warnings with --strict).`,
 		Example: `  sluice rules lint ./rules --strict`,
 		RunE: func(c *cobra.Command, args []string) error {
-			dir, err := dirArg(c, args)
+			dir, sc, err := rulesArgs(c, args, schemas)
 			if err != nil {
 				return err
-			}
-			sc, err := resolveSchemas(schemas)
-			if err != nil {
-				return usageErr(err)
 			}
 			fs, err := rule.Lint(dir, sc)
 			if err != nil {
