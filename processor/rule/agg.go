@@ -18,7 +18,7 @@ type aggState struct {
 	sumI  int64
 	sumF  *fsum   // float sum and avg; nil until the first value
 	mm    *minMax // min and max only
-	exact map[uint64]struct{}
+	exact *hashSet
 	hll   *hyperloglog.Sketch
 }
 
@@ -62,16 +62,21 @@ func (st *aggState) addHash(h uint64, limit int) {
 		return
 	}
 	if st.exact == nil {
-		st.exact = make(map[uint64]struct{}, 4)
+		st.exact = newHashSet(1)
 	}
-	st.exact[h] = struct{}{}
-	if len(st.exact) > limit {
-		st.hll = hyperloglog.New14()
-		for x := range st.exact {
-			st.hll.InsertHash(x)
-		}
-		st.exact = nil
+	st.exact.add(h)
+	if st.exact.len() > limit {
+		st.toSketch()
 	}
+}
+
+// toSketch moves the exact set into a HyperLogLog sketch.
+func (st *aggState) toSketch() {
+	st.hll = hyperloglog.New14()
+	if st.exact != nil {
+		st.exact.each(st.hll.InsertHash)
+	}
+	st.exact = nil
 }
 
 func hashValue(v value) uint64 {
@@ -103,16 +108,12 @@ func (a *aggregate) merge(st, o *aggState, limit int) {
 	}
 	if o.hll != nil {
 		if st.hll == nil {
-			st.hll = hyperloglog.New14()
-			for x := range st.exact {
-				st.hll.InsertHash(x)
-			}
-			st.exact = nil
+			st.toSketch()
 		}
 		_ = st.hll.Merge(o.hll)
 	}
-	for x := range o.exact {
-		st.addHash(x, limit)
+	if o.exact != nil {
+		o.exact.each(func(h uint64) { st.addHash(h, limit) })
 	}
 }
 
@@ -125,7 +126,10 @@ func (a *aggregate) result(st *aggState) value {
 		if st.hll != nil {
 			return value{kind: schema.Int, i: int64(st.hll.Estimate())}
 		}
-		return value{kind: schema.Int, i: int64(len(st.exact))}
+		if st.exact == nil {
+			return value{kind: schema.Int}
+		}
+		return value{kind: schema.Int, i: int64(st.exact.len())}
 	case "sum":
 		if a.typ == schema.Int {
 			return value{kind: schema.Int, i: st.sumI}

@@ -183,10 +183,8 @@ func (w *Windows) appendBucket(out []byte, b *bucket) []byte {
 			out = appendVal(out, st.mm.max)
 		}
 		if st.exact != nil {
-			out = binary.AppendUvarint(out, uint64(len(st.exact)))
-			for h := range st.exact {
-				out = binary.LittleEndian.AppendUint64(out, h)
-			}
+			out = binary.AppendUvarint(out, uint64(st.exact.len()))
+			st.exact.each(func(h uint64) { out = binary.LittleEndian.AppendUint64(out, h) })
 		}
 		if st.hll != nil {
 			h, _ := st.hll.MarshalBinary()
@@ -250,13 +248,13 @@ func (w *Windows) decodeInto(b *bucket, data []byte, gk []byte) ([]byte, error) 
 				return gk, errBadState
 			}
 			if exact == nil {
-				exact = make(map[uint64]struct{}, n)
+				exact = newHashSet(int(n))
 			} else {
-				clear(exact)
+				exact.reset(int(n))
 			}
 			st.exact = exact
 			for j := uint64(0); j < n; j++ {
-				st.exact[r.u64()] = struct{}{}
+				st.exact.add(r.u64())
 			}
 		}
 		if flags&4 != 0 {

@@ -87,6 +87,8 @@ type Combiner struct {
 	wmDirty bool
 	scratch bucket // each partial, decoded (AddPartial)
 	gk      []byte // and its group key
+	hint    int    // groups of the last window emitted (groupMap)
+	merged  int    // groups of the last window merged from panes
 }
 
 // NewCombiner returns an empty combiner for n input partitions.
@@ -153,7 +155,7 @@ func (c *Combiner) groupsOf(b *bucket) map[string]*bucket {
 	}
 	groups := byStart[b.start]
 	if groups == nil {
-		groups = map[string]*bucket{}
+		groups = groupMap(c.hint)
 		byStart[b.start] = groups
 	}
 	return groups
@@ -201,6 +203,7 @@ func (c *Combiner) Advance(s Sink) {
 			c.n--
 			c.forget(b)
 		}
+		c.hint = len(groups)
 		delete(c.wins, start)
 	}
 }
@@ -276,7 +279,7 @@ func (c *Combiner) forget(b *bucket) {
 func (c *Combiner) advancePanes(s Sink, low int64) {
 	size := int64(c.r.Window.Size)
 	starts := closingWindows(c.r, c.closed, low, maps.Keys(c.panes), maps.Keys(c.wins))
-	out := mergeWindows(c.r, starts, func(start int64, pane bool, f func(*bucket)) {
+	out := mergeWindows(c.r, starts, &c.merged, func(start int64, pane bool, f func(*bucket)) {
 		groups := c.wins[start]
 		if pane {
 			groups = c.panes[start]
@@ -297,6 +300,7 @@ func (c *Combiner) advancePanes(s Sink, low int64) {
 				c.n--
 				c.forget(b)
 			}
+			c.hint = len(groups)
 			delete(byStart, start)
 		}
 	}

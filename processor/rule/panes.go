@@ -1,7 +1,6 @@
 package rule
 
 import (
-	"cmp"
 	"iter"
 	"maps"
 	"slices"
@@ -50,7 +49,7 @@ func (w *Windows) addHopping(ev *Eval, ts, wm int64) string {
 func (w *Windows) paneAt(ev *Eval, p int64) *bucket {
 	m := w.panes[p]
 	if m == nil {
-		m = map[string]*bucket{}
+		m = groupMap(w.hint)
 		w.panes[p] = m
 	}
 	b := m[string(ev.key)]
@@ -72,7 +71,7 @@ func (w *Windows) closeHopping(wm int64, partial bool) []*bucket {
 	var out []*bucket
 	if !partial {
 		starts := closingWindows(w.r, w.closedWM, wm, maps.Keys(w.panes), maps.Keys(w.byStart))
-		out = mergeWindows(w.r, starts, func(start int64, pane bool, f func(*bucket)) {
+		out = mergeWindows(w.r, starts, &w.merged, func(start int64, pane bool, f func(*bucket)) {
 			m := w.byStart[start]
 			if pane {
 				m = w.panes[start]
@@ -89,6 +88,7 @@ func (w *Windows) closeHopping(wm int64, partial bool) []*bucket {
 	if partial {
 		paneSpan = every
 	}
+	released := 0 // groups of the largest pane or window released
 	release := func(byStart map[int64]map[string]*bucket, span int64) {
 		for start, m := range byStart {
 			if start+span > wm {
@@ -101,11 +101,15 @@ func (w *Windows) closeHopping(wm int64, partial bool) []*bucket {
 					w.drop(b)
 				}
 			}
+			released = max(released, len(m))
 			delete(byStart, start)
 		}
 	}
 	release(w.panes, paneSpan)
 	release(w.byStart, size)
+	if released > 0 {
+		w.hint = released
+	}
 	w.closedWM = max(w.closedWM, wm)
 	return out
 }
@@ -136,12 +140,13 @@ func closingWindows(r *Rule, from, to int64, panes, windows iter.Seq[int64]) []i
 // pieces: pieces(p, true, f) calls f with the buckets of pane p, and
 // pieces(s, false, f) with those of window s itself. Pieces are merged in
 // a fixed order (panes by start, then the window's own buckets), and the
-// results come ordered by window start, then group key.
-func mergeWindows(r *Rule, starts []int64, pieces func(start int64, pane bool, f func(*bucket))) []*bucket {
+// results come ordered by window start, then group key. hint holds the
+// number of groups of the last window merged (groupMap).
+func mergeWindows(r *Rule, starts []int64, hint *int, pieces func(start int64, pane bool, f func(*bucket))) []*bucket {
 	size, every := int64(r.Window.Size), int64(r.Window.Every)
 	var out []*bucket
 	for _, s := range starts {
-		acc := map[string]*bucket{}
+		acc := groupMap(*hint)
 		fold := func(b *bucket) {
 			m := acc[b.gkey]
 			if m == nil {
@@ -160,6 +165,7 @@ func mergeWindows(r *Rule, starts []int64, pieces func(start int64, pane bool, f
 		for _, b := range acc {
 			out = append(out, b)
 		}
+		*hint = len(acc)
 		slices.SortFunc(out[at:], func(a, b *bucket) int { return strings.Compare(a.gkey, b.gkey) })
 	}
 	return out
@@ -176,15 +182,7 @@ func (w *Windows) closePanes(ev *Eval, s Sink, wm int64, ps PartialSink, partial
 		}
 		return
 	}
-	slices.SortFunc(out, func(a, b *bucket) int {
-		if c := cmp.Compare(a.start, b.start); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.end, b.end); c != 0 {
-			return c
-		}
-		return strings.Compare(a.gkey, b.gkey)
-	})
+	w.sortClosed(out, byStart)
 	for _, b := range out {
 		w.drop(b)
 		// Keyed by the group alone: the combiner of a window needs all its

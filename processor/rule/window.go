@@ -1,6 +1,7 @@
 package rule
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -42,6 +43,8 @@ type Windows struct {
 	sessions map[string][]*bucket         // session: per group, by start
 	ends     endIndex                     // session: open sessions by end
 	n        int                          // open buckets
+	hint     int                          // groups of the last closed window (groupMap)
+	merged   int                          // panes: groups of the last window merged from them
 	dirty    []*bucket
 	gone     []goneKey // changelog keys of buckets that closed or moved
 	wmDirty  bool
@@ -51,6 +54,50 @@ type Windows struct {
 	row      []byte
 	kbuf     []byte // scratch for changelog keys and values
 	vbuf     []byte
+	sorting  []closing // scratch for sortClosed
+}
+
+// closing is a closed bucket's sort key, copied out of it: sorting
+// thousands of buckets through their pointers reads each one from memory
+// again at every comparison.
+type closing struct {
+	a, b int64
+	gkey string
+	bk   *bucket
+}
+
+// Orders of closed buckets: by end, start and group (windows as they
+// close), or by start, end and group (panes and windows sent as partials).
+const (
+	byEnd = iota
+	byStart
+)
+
+// sortClosed sorts closed buckets into a fixed order, so that outputs and
+// partials do not depend on map iteration.
+func (w *Windows) sortClosed(out []*bucket, order int) {
+	ks := w.sorting[:0]
+	for _, b := range out {
+		if order == byEnd {
+			ks = append(ks, closing{b.end, b.start, b.gkey, b})
+		} else {
+			ks = append(ks, closing{b.start, b.end, b.gkey, b})
+		}
+	}
+	slices.SortFunc(ks, func(x, y closing) int {
+		if x.a != y.a {
+			return cmp.Compare(x.a, y.a)
+		}
+		if x.b != y.b {
+			return cmp.Compare(x.b, y.b)
+		}
+		return strings.Compare(x.gkey, y.gkey)
+	})
+	for i := range ks {
+		out[i] = ks[i].bk
+		ks[i] = closing{} // let closed buckets go
+	}
+	w.sorting = ks[:0]
 }
 
 // goneKey is the changelog key of a bucket to delete: stateKey(start, gkey).
@@ -208,7 +255,7 @@ func (w *Windows) lateReason(start, end, wm int64) string {
 func (w *Windows) bucketAt(ev *Eval, start, end int64) *bucket {
 	m := w.byStart[start]
 	if m == nil {
-		m = map[string]*bucket{}
+		m = groupMap(w.hint)
 		w.byStart[start] = m
 	}
 	b := m[string(ev.key)]
@@ -218,6 +265,11 @@ func (w *Windows) bucketAt(ev *Eval, start, end int64) *bucket {
 	}
 	return b
 }
+
+// groupMap makes a window's map of groups at the size of the last closed
+// window: the next one usually holds about as many, and growing a map of
+// thousands of groups rehashes it about a dozen times.
+func groupMap(hint int) map[string]*bucket { return make(map[string]*bucket, hint) }
 
 func (w *Windows) newBucket(ev *Eval, start, end int64) *bucket {
 	w.n++
@@ -347,18 +399,11 @@ func (w *Windows) close(ev *Eval, s Sink, wm int64) {
 			for _, b := range m {
 				out = append(out, b)
 			}
+			w.hint = len(m)
 			delete(w.byStart, start)
 		}
 	}
-	slices.SortFunc(out, func(a, b *bucket) int {
-		if a.end != b.end {
-			return int(sign(a.end - b.end))
-		}
-		if a.start != b.start {
-			return int(sign(a.start - b.start))
-		}
-		return strings.Compare(a.gkey, b.gkey)
-	})
+	w.sortClosed(out, byEnd)
 	for _, b := range out {
 		w.drop(b)
 		if w.partial && partial {
