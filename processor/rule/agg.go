@@ -35,7 +35,7 @@ func (a *aggregate) update(st *aggState, v value, limit int) {
 	st.n++
 	switch a.fn {
 	case "sum", "avg":
-		if v.kind == schema.Int {
+		if v.kind == kInt {
 			st.sumI += v.i
 		} else {
 			st.fsum().add(v.f)
@@ -80,7 +80,7 @@ func (st *aggState) toSketch() {
 }
 
 func hashValue(v value) uint64 {
-	if v.kind == schema.String {
+	if v.kind == kString {
 		return xxhash.Sum64String(v.s)
 	}
 	var buf [16]byte
@@ -121,33 +121,33 @@ func (a *aggregate) merge(st, o *aggState, limit int) {
 func (a *aggregate) result(st *aggState) value {
 	switch a.fn {
 	case "count":
-		return value{kind: schema.Int, i: st.n}
+		return value{kind: kInt, i: st.n}
 	case "count_distinct":
 		if st.hll != nil {
-			return value{kind: schema.Int, i: int64(st.hll.Estimate())}
+			return value{kind: kInt, i: int64(st.hll.Estimate())}
 		}
 		if st.exact == nil {
-			return value{kind: schema.Int}
+			return value{kind: kInt}
 		}
-		return value{kind: schema.Int, i: int64(st.exact.len())}
+		return value{kind: kInt, i: int64(st.exact.len())}
 	case "sum":
 		if a.typ == schema.Int {
-			return value{kind: schema.Int, i: st.sumI}
+			return value{kind: kInt, i: st.sumI}
 		}
-		return value{kind: schema.Float, f: st.sumF.value()}
+		return value{kind: kFloat, f: st.sumF.value()}
 	case "avg":
 		if st.n == 0 {
-			return value{kind: schema.Float, null: true}
+			return value{kind: kFloat, null: true}
 		}
-		return value{kind: schema.Float, f: (st.sumF.value() + float64(st.sumI)) / float64(st.n)}
+		return value{kind: kFloat, f: (st.sumF.value() + float64(st.sumI)) / float64(st.n)}
 	case "min":
 		if st.mm == nil {
-			return value{kind: a.typ, null: true}
+			return value{kind: kindOf(a.typ), null: true}
 		}
 		return st.mm.min
 	default:
 		if st.mm == nil {
-			return value{kind: a.typ, null: true}
+			return value{kind: kindOf(a.typ), null: true}
 		}
 		return st.mm.max
 	}

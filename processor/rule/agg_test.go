@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/sluicehq/sluice/schema"
 )
 
 // amounts draws prices and refunds of mixed magnitudes, few of them exact
@@ -179,7 +177,7 @@ func TestBucketStateRoundTrip(t *testing.T) {
 	w := NewTask([]*Rule{r}).Windows[0]
 	rng := rand.New(rand.NewPCG(1, 4))
 	for trial := 0; trial < 50; trial++ {
-		b := &bucket{start: 0, end: int64(time.Minute), group: []value{{kind: r.groups[0].typ, s: "Search"}}, gkey: "Search", aggs: make([]aggState, len(r.aggs))}
+		b := &bucket{start: 0, end: int64(time.Minute), group: []value{{kind: kindOf(r.groups[0].typ), s: "Search"}}, gkey: "Search", aggs: make([]aggState, len(r.aggs))}
 		gen := fsumGens["whole range"]
 		if trial%2 == 0 {
 			gen = amounts
@@ -187,14 +185,14 @@ func TestBucketStateRoundTrip(t *testing.T) {
 		for k := rng.IntN(50); k > 0; k-- {
 			x := gen(rng)
 			for i := range r.aggs {
-				v := value{kind: r.aggs[i].typ}
+				v := value{kind: kindOf(r.aggs[i].typ)}
 				if r.aggs[i].arg != nil {
-					v.kind = r.aggs[i].arg.typ
+					v.kind = kindOf(r.aggs[i].arg.typ)
 				}
 				switch v.kind {
-				case schema.Float:
+				case kFloat:
 					v.f = x
-				case schema.Int:
+				case kInt:
 					v.i = int64(k)
 				default:
 					v.s = fmt.Sprint("u", k%7)
@@ -221,11 +219,11 @@ func FuzzDecodeBucket(f *testing.F) {
 	w := NewTask([]*Rule{r}).Windows[0]
 	rng := rand.New(rand.NewPCG(1, 5))
 	for trial := 0; trial < 4; trial++ {
-		b := &bucket{start: 60, end: 120, group: []value{{kind: r.groups[0].typ, s: "Purchase"}}, gkey: "Purchase", aggs: make([]aggState, len(r.aggs))}
+		b := &bucket{start: 60, end: 120, group: []value{{kind: kindOf(r.groups[0].typ), s: "Purchase"}}, gkey: "Purchase", aggs: make([]aggState, len(r.aggs))}
 		for k := trial * 3; k > 0; k-- {
 			x := amounts(rng)
 			for i := range r.aggs {
-				r.aggs[i].update(&b.aggs[i], value{kind: r.aggs[i].typ, f: x, s: fmt.Sprint(k)}, 10)
+				r.aggs[i].update(&b.aggs[i], value{kind: kindOf(r.aggs[i].typ), f: x, s: fmt.Sprint(k)}, 10)
 			}
 		}
 		f.Add(w.encodeBucket(b))

@@ -7,8 +7,6 @@ import (
 	"math"
 
 	"github.com/axiomhq/hyperloglog"
-
-	"github.com/sluicehq/sluice/schema"
 )
 
 // Binary form of a bucket in the changelog (hand-rolled: it is written for
@@ -35,21 +33,19 @@ func appendVal(b []byte, v value) []byte {
 		return append(b, 0)
 	}
 	switch v.kind {
-	case schema.String:
+	case kString:
 		b = append(b, 1)
 		b = binary.AppendUvarint(b, uint64(len(v.s)))
 		return append(b, v.s...)
-	case schema.Int:
-		return binary.AppendVarint(append(b, 1), v.i)
-	case schema.Float:
+	case kFloat:
 		return binary.LittleEndian.AppendUint64(append(b, 1), math.Float64bits(v.f))
-	case schema.Bool:
+	case kBool:
 		if v.b {
 			return append(b, 1, 1)
 		}
 		return append(b, 1, 0)
-	default:
-		return binary.AppendVarint(append(b, 1), v.t.UnixNano())
+	default: // int, timestamp (Unix nanoseconds)
+		return binary.AppendVarint(append(b, 1), v.i)
 	}
 }
 
@@ -131,22 +127,20 @@ func (r *stateReader) fsum(s *fsum) *fsum {
 	return s
 }
 
-func (r *stateReader) val(k schema.Type) value {
+func (r *stateReader) val(k vkind) value {
 	if r.byte() == 0 {
 		return value{kind: k, null: true}
 	}
 	v := value{kind: k}
 	switch k {
-	case schema.String:
+	case kString:
 		v.s = string(r.bytes(r.uvarint()))
-	case schema.Int:
-		v.i = r.varint()
-	case schema.Float:
+	case kFloat:
 		v.f = math.Float64frombits(r.u64())
-	case schema.Bool:
+	case kBool:
 		v.b = r.byte() == 1
-	default:
-		v.t = unixTime(r.varint())
+	default: // int, timestamp
+		v.i = r.varint()
 	}
 	return v
 }
@@ -217,7 +211,7 @@ func (w *Windows) decodeInto(b *bucket, data []byte, gk []byte) ([]byte, error) 
 	b.start, b.end = r.varint(), r.varint()
 	b.group = b.group[:0]
 	for i := range w.r.groups {
-		v := r.val(w.r.groups[i].typ)
+		v := r.val(kindOf(w.r.groups[i].typ))
 		b.group = append(b.group, v)
 		gk = v.appendKey(gk)
 	}
@@ -239,7 +233,7 @@ func (w *Windows) decodeInto(b *bucket, data []byte, gk []byte) ([]byte, error) 
 			if mm == nil {
 				mm = &minMax{}
 			}
-			mm.min, mm.max = r.val(k), r.val(k)
+			mm.min, mm.max = r.val(kindOf(k)), r.val(kindOf(k))
 			st.mm = mm
 		}
 		if flags&2 != 0 {

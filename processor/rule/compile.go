@@ -517,7 +517,7 @@ func (c *compiler) accessor(path string, sc *schema.Column) *accessor {
 	if !ok {
 		return nil
 	}
-	return &accessor{off: off, kind: sc.Type, ptr: ft.Kind() == reflect.Pointer}
+	return &accessor{off: off, kind: kindOf(sc.Type), ptr: ft.Kind() == reflect.Pointer}
 }
 
 // rawAccessor reads the text of a timestamp field as it came in.
@@ -526,7 +526,7 @@ func (c *compiler) rawAccessor(path string) *accessor {
 	if !ok {
 		return nil
 	}
-	return &accessor{off: off, kind: schema.String}
+	return &accessor{off: off, kind: kString}
 }
 
 // fingerprint hashes the parts of a spec that decide its state and output;

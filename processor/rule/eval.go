@@ -46,7 +46,7 @@ func (col *column) eval(ev *Eval, rec any) (value, error) {
 	if err != nil {
 		return value{}, fmt.Errorf("%s: %w", col.name, err)
 	}
-	return fromAny(col.typ, out), nil
+	return fromAny(kindOf(col.typ), out), nil
 }
 
 // Project returns the output value of a filter match: raw itself when the

@@ -32,7 +32,7 @@ func (c *compiler) fastPred(n ast.Node) pred {
 		return func(p unsafe.Pointer) bool { return !f(p) }
 	case *ast.IdentifierNode, *ast.MemberNode:
 		a := c.fastField(n)
-		if a == nil || a.kind != schema.Bool {
+		if a == nil || a.kind != kBool {
 			return nil
 		}
 		off := a.off
@@ -95,7 +95,7 @@ func (c *compiler) fastIn(x *ast.BinaryNode) pred {
 	off := a.off
 	switch set := constValue(x.Right).(type) {
 	case map[string]struct{}:
-		if a.kind != schema.String {
+		if a.kind != kString {
 			return nil
 		}
 		if len(set) <= 4 { // a short list beats a map lookup
@@ -115,7 +115,7 @@ func (c *compiler) fastIn(x *ast.BinaryNode) pred {
 		}
 		return func(p unsafe.Pointer) bool { _, ok := set[*(*string)(unsafe.Add(p, off))]; return ok }
 	case map[int]struct{}:
-		if a.kind != schema.Int {
+		if a.kind != kInt {
 			return nil
 		}
 		return func(p unsafe.Pointer) bool { _, ok := set[int(*(*int64)(unsafe.Add(p, off)))]; return ok }
@@ -172,7 +172,7 @@ func constValue(n ast.Node) any {
 }
 
 type lit struct {
-	kind schema.Type
+	kind vkind
 	s    string
 	i    int64
 	f    float64
@@ -182,13 +182,13 @@ type lit struct {
 func literal(n ast.Node) (lit, bool) {
 	switch x := n.(type) {
 	case *ast.StringNode:
-		return lit{kind: schema.String, s: x.Value}, true
+		return lit{kind: kString, s: x.Value}, true
 	case *ast.IntegerNode:
-		return lit{kind: schema.Int, i: int64(x.Value), f: float64(x.Value)}, true
+		return lit{kind: kInt, i: int64(x.Value), f: float64(x.Value)}, true
 	case *ast.FloatNode:
-		return lit{kind: schema.Float, f: x.Value}, true
+		return lit{kind: kFloat, f: x.Value}, true
 	case *ast.BoolNode:
-		return lit{kind: schema.Bool, b: x.Value}, true
+		return lit{kind: kBool, b: x.Value}, true
 	}
 	return lit{}, false
 }
@@ -209,15 +209,15 @@ func (c *compiler) fastCmp(x *ast.BinaryNode) pred {
 	}
 	off := a.off
 	switch {
-	case a.kind == schema.String && l.kind == schema.String:
+	case a.kind == kString && l.kind == kString:
 		return cmpPred(op, l.s, func(p unsafe.Pointer) string { return *(*string)(unsafe.Add(p, off)) })
-	case a.kind == schema.Int && l.kind == schema.Int:
+	case a.kind == kInt && l.kind == kInt:
 		return cmpPred(op, l.i, func(p unsafe.Pointer) int64 { return *(*int64)(unsafe.Add(p, off)) })
-	case a.kind == schema.Int && l.kind == schema.Float:
+	case a.kind == kInt && l.kind == kFloat:
 		return cmpPred(op, l.f, func(p unsafe.Pointer) float64 { return float64(*(*int64)(unsafe.Add(p, off))) })
-	case a.kind == schema.Float && (l.kind == schema.Float || l.kind == schema.Int):
+	case a.kind == kFloat && (l.kind == kFloat || l.kind == kInt):
 		return cmpPred(op, l.f, func(p unsafe.Pointer) float64 { return *(*float64)(unsafe.Add(p, off)) })
-	case a.kind == schema.Bool && l.kind == schema.Bool && (op == "==" || op == "!="):
+	case a.kind == kBool && l.kind == kBool && (op == "==" || op == "!="):
 		want := l.b == (op == "==")
 		return func(p unsafe.Pointer) bool { return *(*bool)(unsafe.Add(p, off)) == want }
 	}

@@ -186,14 +186,14 @@ func (g *Gatherer) Add(payload []byte) error {
 	wm := ts - rd.varint()
 	ev.key, ev.vals, ev.args = ev.key[:0], ev.vals[:0], ev.args[:0]
 	for i := range r.groups {
-		v := rd.val(r.groups[i].typ)
+		v := rd.val(kindOf(r.groups[i].typ))
 		ev.vals = append(ev.vals, v)
 		ev.key = v.appendKey(ev.key)
 	}
 	for i := range r.aggs {
 		var v value
 		if a := r.aggs[i].arg; a != nil {
-			v = rd.val(a.typ)
+			v = rd.val(kindOf(a.typ))
 		}
 		ev.args = append(ev.args, v)
 	}

@@ -14,22 +14,54 @@ import (
 )
 
 // value is one typed scalar, held without boxing so the hot path does not
-// allocate.
+// allocate, and small (40 bytes), as values are copied for every rule and
+// event: a timestamp is held as its Unix nanoseconds in i (as the state
+// changelog and group keys hold it), the kind in one byte.
 type value struct {
-	kind schema.Type
-	null bool
 	s    string
-	i    int64
+	i    int64 // int, or a timestamp's Unix nanoseconds
 	f    float64
+	kind vkind
+	null bool
 	b    bool
-	t    time.Time
 }
+
+// vkind is a value's type: schema.Type is a 16-byte string.
+type vkind uint8
+
+const (
+	kString vkind = iota + 1
+	kInt
+	kFloat
+	kBool
+	kTimestamp
+)
+
+func kindOf(t schema.Type) vkind {
+	switch t {
+	case schema.String:
+		return kString
+	case schema.Int:
+		return kInt
+	case schema.Float:
+		return kFloat
+	case schema.Bool:
+		return kBool
+	default:
+		return kTimestamp
+	}
+}
+
+func timeVal(t time.Time) value { return value{kind: kTimestamp, i: t.UnixNano()} }
+
+// time is a timestamp value's time, in UTC.
+func (v value) time() time.Time { return unixTime(v.i) }
 
 // accessor reads a scalar field straight out of a record at a fixed offset:
 // group_by and aggregate arguments that are plain field paths skip expr.
 type accessor struct {
 	off  uintptr
-	kind schema.Type
+	kind vkind
 	ptr  bool // optional int/float/bool: a pointer field
 }
 
@@ -42,21 +74,21 @@ func (a *accessor) read(rec any) value {
 		}
 	}
 	switch a.kind {
-	case schema.String:
+	case kString:
 		return value{kind: a.kind, s: *(*string)(p)}
-	case schema.Int:
+	case kInt:
 		return value{kind: a.kind, i: *(*int64)(p)}
-	case schema.Float:
+	case kFloat:
 		return value{kind: a.kind, f: *(*float64)(p)}
-	case schema.Bool:
+	case kBool:
 		return value{kind: a.kind, b: *(*bool)(p)}
 	default:
-		return value{kind: a.kind, t: *(*time.Time)(p)}
+		return timeVal(*(*time.Time)(p))
 	}
 }
 
 // fromAny converts an expr result to a value of kind k.
-func fromAny(k schema.Type, v any) value {
+func fromAny(k vkind, v any) value {
 	switch x := v.(type) {
 	case nil:
 		return value{kind: k, null: true}
@@ -81,7 +113,7 @@ func fromAny(k schema.Type, v any) value {
 	case bool:
 		return value{kind: k, b: x}
 	case time.Time:
-		return value{kind: k, t: x}
+		return value{kind: k, i: x.UnixNano()}
 	default:
 		return value{kind: k, s: fmt.Sprint(x)}
 	}
@@ -89,7 +121,7 @@ func fromAny(k schema.Type, v any) value {
 
 // number returns v as a float64 (sum, avg, min and max over numbers).
 func (v value) number() float64 {
-	if v.kind == schema.Int {
+	if v.kind == kInt {
 		return float64(v.i)
 	}
 	return v.f
@@ -101,21 +133,21 @@ func (v value) appendKey(b []byte) []byte {
 		return append(b, 0)
 	}
 	switch v.kind {
-	case schema.String:
+	case kString:
 		b = append(b, 1)
 		b = binary.AppendUvarint(b, uint64(len(v.s)))
 		return append(b, v.s...)
-	case schema.Int:
+	case kInt:
 		return binary.BigEndian.AppendUint64(append(b, 2), uint64(v.i))
-	case schema.Float:
+	case kFloat:
 		return binary.BigEndian.AppendUint64(append(b, 3), math.Float64bits(v.f))
-	case schema.Bool:
+	case kBool:
 		if v.b {
 			return append(b, 4, 1)
 		}
 		return append(b, 4, 0)
 	default:
-		return binary.BigEndian.AppendUint64(append(b, 5), uint64(v.t.UnixNano()))
+		return binary.BigEndian.AppendUint64(append(b, 5), uint64(v.i))
 	}
 }
 
@@ -125,16 +157,16 @@ func (v value) appendText(b []byte) []byte {
 		return b
 	}
 	switch v.kind {
-	case schema.String:
+	case kString:
 		return append(b, v.s...)
-	case schema.Int:
+	case kInt:
 		return strconv.AppendInt(b, v.i, 10)
-	case schema.Float:
+	case kFloat:
 		return strconv.AppendFloat(b, v.f, 'g', -1, 64)
-	case schema.Bool:
+	case kBool:
 		return strconv.AppendBool(b, v.b)
 	default:
-		return v.t.UTC().AppendFormat(b, time.RFC3339Nano)
+		return v.time().AppendFormat(b, time.RFC3339Nano)
 	}
 }
 
@@ -144,20 +176,20 @@ func (v value) appendJSON(b []byte) []byte {
 		return append(b, "null"...)
 	}
 	switch v.kind {
-	case schema.String:
+	case kString:
 		return appendJSONString(b, v.s)
-	case schema.Int:
+	case kInt:
 		return strconv.AppendInt(b, v.i, 10)
-	case schema.Float:
+	case kFloat:
 		if math.IsNaN(v.f) || math.IsInf(v.f, 0) {
 			return append(b, "null"...)
 		}
 		return strconv.AppendFloat(b, v.f, 'g', -1, 64)
-	case schema.Bool:
+	case kBool:
 		return strconv.AppendBool(b, v.b)
 	default:
 		b = append(b, '"')
-		b = v.t.UTC().AppendFormat(b, time.RFC3339Nano)
+		b = v.time().AppendFormat(b, time.RFC3339Nano)
 		return append(b, '"')
 	}
 }
@@ -165,11 +197,11 @@ func (v value) appendJSON(b []byte) []byte {
 // less orders values of one kind (min, max, sorting groups).
 func (v value) less(o value) bool {
 	switch v.kind {
-	case schema.String:
+	case kString:
 		return v.s < o.s
-	case schema.Int:
+	case kInt:
 		return v.i < o.i
-	case schema.Float:
+	case kFloat:
 		// A total order, so that min and max do not depend on the order
 		// values (or partials) come in: -0 before 0 (equal, but they print
 		// differently), and NaN (an expression such as 0.0/0.0 makes one)
@@ -178,10 +210,10 @@ func (v value) less(o value) bool {
 			return !math.IsNaN(v.f)
 		}
 		return v.f < o.f || v.f == 0 && o.f == 0 && math.Signbit(v.f) && !math.Signbit(o.f)
-	case schema.Bool:
+	case kBool:
 		return !v.b && o.b
 	default:
-		return v.t.Before(o.t)
+		return v.i < o.i
 	}
 }
 

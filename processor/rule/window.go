@@ -9,8 +9,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/sluicehq/sluice/schema"
 )
 
 // bucket is the state of one window for one group.
@@ -464,16 +462,16 @@ func (w *Windows) emit(ev *Eval, s Sink, b *bucket, final bool) {
 				return
 			}
 			switch v.kind {
-			case schema.String:
+			case kString:
 				f.SetString(v.s)
-			case schema.Int:
+			case kInt:
 				f.SetInt(v.i)
-			case schema.Float:
+			case kFloat:
 				f.SetFloat(v.f)
-			case schema.Bool:
+			case kBool:
 				f.SetBool(v.b)
 			default:
-				f.Set(reflect.ValueOf(v.t))
+				f.Set(reflect.ValueOf(v.time()))
 			}
 		}
 		for _, g := range b.group {
@@ -482,10 +480,10 @@ func (w *Windows) emit(ev *Eval, s Sink, b *bucket, final bool) {
 		for j := range r.aggs {
 			set(r.aggs[j].result(&b.aggs[j]))
 		}
-		set(value{kind: schema.Timestamp, t: unixTime(b.start)})
-		set(value{kind: schema.Timestamp, t: unixTime(b.end)})
+		set(value{kind: kTimestamp, i: b.start})
+		set(value{kind: kTimestamp, i: b.end})
 		if r.Window.EmitEvery > 0 {
-			set(value{kind: schema.Bool, b: final})
+			set(value{kind: kBool, b: final})
 		}
 		ok, err := ev.vm.Run(r.having, hv.Interface())
 		if err != nil {
@@ -510,12 +508,12 @@ func (w *Windows) emit(ev *Eval, s Sink, b *bucket, final bool) {
 		row = append(row, ',')
 	}
 	row = append(row, `"window_start":`...)
-	row = value{kind: schema.Timestamp, t: unixTime(b.start)}.appendJSON(row)
+	row = value{kind: kTimestamp, i: b.start}.appendJSON(row)
 	row = append(row, `,"window_end":`...)
-	row = value{kind: schema.Timestamp, t: unixTime(b.end)}.appendJSON(row)
+	row = value{kind: kTimestamp, i: b.end}.appendJSON(row)
 	if r.Window.EmitEvery > 0 {
 		row = append(row, `,"final":`...)
-		row = value{kind: schema.Bool, b: final}.appendJSON(row)
+		row = value{kind: kBool, b: final}.appendJSON(row)
 	}
 	row = append(row, '}')
 	keyAt := len(row)
