@@ -38,7 +38,7 @@ func (a *aggregate) update(st *aggState, v value, limit int) {
 		if v.kind == kInt {
 			st.sumI += v.i
 		} else {
-			st.fsum().add(v.f)
+			st.fsum().add(v.float())
 		}
 	case "min", "max":
 		if st.mm == nil {
@@ -134,12 +134,12 @@ func (a *aggregate) result(st *aggState) value {
 		if a.typ == schema.Int {
 			return value{kind: kInt, i: st.sumI}
 		}
-		return value{kind: kFloat, f: st.sumF.value()}
+		return floatVal(st.sumF.value())
 	case "avg":
 		if st.n == 0 {
 			return value{kind: kFloat, null: true}
 		}
-		return value{kind: kFloat, f: (st.sumF.value() + float64(st.sumI)) / float64(st.n)}
+		return floatVal((st.sumF.value() + float64(st.sumI)) / float64(st.n))
 	case "min":
 		if st.mm == nil {
 			return value{kind: kindOf(a.typ), null: true}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"math"
 
 	"github.com/axiomhq/hyperloglog"
 )
@@ -38,7 +37,7 @@ func appendVal(b []byte, v value) []byte {
 		b = binary.AppendUvarint(b, uint64(len(v.s)))
 		return append(b, v.s...)
 	case kFloat:
-		return binary.LittleEndian.AppendUint64(append(b, 1), math.Float64bits(v.f))
+		return binary.LittleEndian.AppendUint64(append(b, 1), uint64(v.i))
 	case kBool:
 		if v.b {
 			return append(b, 1, 1)
@@ -136,7 +135,7 @@ func (r *stateReader) val(k vkind) value {
 	case kString:
 		v.s = string(r.bytes(r.uvarint()))
 	case kFloat:
-		v.f = math.Float64frombits(r.u64())
+		v.i = int64(r.u64())
 	case kBool:
 		v.b = r.byte() == 1
 	default: // int, timestamp

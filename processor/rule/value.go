@@ -14,13 +14,13 @@ import (
 )
 
 // value is one typed scalar, held without boxing so the hot path does not
-// allocate, and small (40 bytes), as values are copied for every rule and
-// event: a timestamp is held as its Unix nanoseconds in i (as the state
-// changelog and group keys hold it), the kind in one byte.
+// allocate, and small (32 bytes), as values are copied for every rule and
+// event: a float is held as its bits in i, a timestamp as its Unix
+// nanoseconds (as the state changelog and group keys hold it), the kind in
+// one byte.
 type value struct {
 	s    string
-	i    int64 // int, or a timestamp's Unix nanoseconds
-	f    float64
+	i    int64 // int, a float's bits (float), or a timestamp's Unix nanoseconds
 	kind vkind
 	null bool
 	b    bool
@@ -54,6 +54,11 @@ func kindOf(t schema.Type) vkind {
 
 func timeVal(t time.Time) value { return value{kind: kTimestamp, i: t.UnixNano()} }
 
+func floatVal(f float64) value { return value{kind: kFloat, i: int64(math.Float64bits(f))} }
+
+// float is a float value's number.
+func (v value) float() float64 { return math.Float64frombits(uint64(v.i)) }
+
 // time is a timestamp value's time, in UTC.
 func (v value) time() time.Time { return unixTime(v.i) }
 
@@ -79,7 +84,7 @@ func (a *accessor) read(rec any) value {
 	case kInt:
 		return value{kind: a.kind, i: *(*int64)(p)}
 	case kFloat:
-		return value{kind: a.kind, f: *(*float64)(p)}
+		return floatVal(*(*float64)(p))
 	case kBool:
 		return value{kind: a.kind, b: *(*bool)(p)}
 	default:
@@ -104,12 +109,12 @@ func fromAny(k vkind, v any) value {
 		}
 		return value{kind: k, i: *x}
 	case float64:
-		return value{kind: k, f: x}
+		return value{kind: k, i: int64(math.Float64bits(x))}
 	case *float64:
 		if x == nil {
 			return value{kind: k, null: true}
 		}
-		return value{kind: k, f: *x}
+		return value{kind: k, i: int64(math.Float64bits(*x))}
 	case bool:
 		return value{kind: k, b: x}
 	case time.Time:
@@ -124,7 +129,7 @@ func (v value) number() float64 {
 	if v.kind == kInt {
 		return float64(v.i)
 	}
-	return v.f
+	return v.float()
 }
 
 // appendKey appends an unambiguous binary form of v (group keys).
@@ -140,7 +145,7 @@ func (v value) appendKey(b []byte) []byte {
 	case kInt:
 		return binary.BigEndian.AppendUint64(append(b, 2), uint64(v.i))
 	case kFloat:
-		return binary.BigEndian.AppendUint64(append(b, 3), math.Float64bits(v.f))
+		return binary.BigEndian.AppendUint64(append(b, 3), uint64(v.i))
 	case kBool:
 		if v.b {
 			return append(b, 4, 1)
@@ -162,7 +167,7 @@ func (v value) appendText(b []byte) []byte {
 	case kInt:
 		return strconv.AppendInt(b, v.i, 10)
 	case kFloat:
-		return strconv.AppendFloat(b, v.f, 'g', -1, 64)
+		return strconv.AppendFloat(b, v.float(), 'g', -1, 64)
 	case kBool:
 		return strconv.AppendBool(b, v.b)
 	default:
@@ -181,10 +186,11 @@ func (v value) appendJSON(b []byte) []byte {
 	case kInt:
 		return strconv.AppendInt(b, v.i, 10)
 	case kFloat:
-		if math.IsNaN(v.f) || math.IsInf(v.f, 0) {
+		f := v.float()
+		if math.IsNaN(f) || math.IsInf(f, 0) {
 			return append(b, "null"...)
 		}
-		return strconv.AppendFloat(b, v.f, 'g', -1, 64)
+		return strconv.AppendFloat(b, f, 'g', -1, 64)
 	case kBool:
 		return strconv.AppendBool(b, v.b)
 	default:
@@ -206,10 +212,11 @@ func (v value) less(o value) bool {
 		// values (or partials) come in: -0 before 0 (equal, but they print
 		// differently), and NaN (an expression such as 0.0/0.0 makes one)
 		// after every number, as in PostgreSQL.
-		if math.IsNaN(v.f) || math.IsNaN(o.f) {
-			return !math.IsNaN(v.f)
+		x, y := v.float(), o.float()
+		if math.IsNaN(x) || math.IsNaN(y) {
+			return !math.IsNaN(x)
 		}
-		return v.f < o.f || v.f == 0 && o.f == 0 && math.Signbit(v.f) && !math.Signbit(o.f)
+		return x < y || x == 0 && y == 0 && math.Signbit(x) && !math.Signbit(y)
 	case kBool:
 		return !v.b && o.b
 	default:

@@ -467,7 +467,7 @@ func (w *Windows) emit(ev *Eval, s Sink, b *bucket, final bool) {
 			case kInt:
 				f.SetInt(v.i)
 			case kFloat:
-				f.SetFloat(v.f)
+				f.SetFloat(v.float())
 			case kBool:
 				f.SetBool(v.b)
 			default:
