@@ -32,27 +32,45 @@ type bucket struct {
 // watermark at each event), never on batch boundaries or timing, so a
 // replay yields the same results.
 type Windows struct {
-	r        *Rule
-	maxET    int64
-	hasET    bool
-	byStart  map[int64]map[string]*bucket // tumbling and hopping
-	panes    map[int64]map[string]*bucket // hopping built from panes
-	closedWM int64                        // panes: windows ending at or before this have closed
-	sessions map[string][]*bucket         // session: per group, by start
-	ends     endIndex                     // session: open sessions by end
-	n        int                          // open buckets
-	hint     int                          // groups of the last closed window (groupMap)
-	merged   int                          // panes: groups of the last window merged from them
-	dirty    []*bucket
-	gone     []goneKey // changelog keys of buckets that closed or moved
-	wmDirty  bool
-	early    time.Time
-	track    bool // keep the changes for a changelog (Changes)
-	partial  bool // closed windows go to a Combiner (PartialSink), not out
-	row      []byte
-	kbuf     []byte // scratch for changelog keys and values
-	vbuf     []byte
-	sorting  []closing // scratch for sortClosed
+	r         *Rule
+	maxET     int64
+	hasET     bool
+	byStart   map[int64]map[string]*bucket // tumbling and hopping
+	panes     map[int64]map[string]*bucket // hopping built from panes
+	closedWM  int64                        // panes: windows ending at or before this have closed
+	sessions  map[string][]*bucket         // session: per group, by start
+	ends      endIndex                     // session: open sessions by end
+	n         int                          // open buckets
+	hint      int                          // groups of the last closed window (groupMap)
+	merged    int                          // panes: groups of the last window merged from them
+	dirty     []*bucket
+	gone      []goneKey // changelog keys of buckets that closed or moved
+	wmDirty   bool
+	early     time.Time
+	track     bool // keep the changes for a changelog (Changes)
+	partial   bool // closed windows go to a Combiner (PartialSink), not out
+	row       []byte
+	kbuf      []byte // scratch for changelog keys and values
+	vbuf      []byte
+	sorting   []closing // scratch for sortClosed
+	names     []string  // emit: `"name":` of each group and aggregate
+	startText stamp     // emit: the last window start written
+	endText   stamp
+}
+
+// stamp is the JSON text of the last timestamp written: the rows of a
+// closing window share their bounds, and formatting one takes longer than
+// the rest of a row.
+type stamp struct {
+	ns   int64
+	text []byte
+}
+
+func (c *stamp) appendJSON(b []byte, ns int64) []byte {
+	if c.text == nil || c.ns != ns {
+		c.ns, c.text = ns, value{kind: kTimestamp, i: ns}.appendJSON(c.text[:0])
+	}
+	return append(b, c.text...)
 }
 
 // closing is a closed bucket's sort key, copied out of it: sorting
@@ -494,23 +512,29 @@ func (w *Windows) emit(ev *Eval, s Sink, b *bucket, final bool) {
 			return
 		}
 	}
+	if w.names == nil {
+		for j := range r.groups {
+			w.names = append(w.names, string(appendJSONString(nil, r.groups[j].name))+":")
+		}
+		for j := range r.aggs {
+			w.names = append(w.names, string(appendJSONString(nil, r.aggs[j].name))+":")
+		}
+	}
 	row := append(w.row[:0], '{')
 	for j, g := range b.group {
-		row = appendJSONString(row, r.groups[j].name)
-		row = append(row, ':')
+		row = append(row, w.names[j]...)
 		row = g.appendJSON(row)
 		row = append(row, ',')
 	}
 	for j := range r.aggs {
-		row = appendJSONString(row, r.aggs[j].name)
-		row = append(row, ':')
+		row = append(row, w.names[len(r.groups)+j]...)
 		row = r.aggs[j].result(&b.aggs[j]).appendJSON(row)
 		row = append(row, ',')
 	}
 	row = append(row, `"window_start":`...)
-	row = value{kind: kTimestamp, i: b.start}.appendJSON(row)
+	row = w.startText.appendJSON(row, b.start)
 	row = append(row, `,"window_end":`...)
-	row = value{kind: kTimestamp, i: b.end}.appendJSON(row)
+	row = w.endText.appendJSON(row, b.end)
 	if r.Window.EmitEvery > 0 {
 		row = append(row, `,"final":`...)
 		row = value{kind: kBool, b: final}.appendJSON(row)
@@ -628,6 +652,6 @@ func (w *Windows) Restore(key string, val []byte) error {
 // the open windows.
 func (w *Windows) Rebind(r *Rule) {
 	if r.Hash == w.r.Hash {
-		w.r = r
+		w.r, w.names = r, nil
 	}
 }
