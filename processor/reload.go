@@ -97,16 +97,7 @@ func (w *worker) apply(ctx context.Context, rs *ruleSet) {
 	for name := range old {
 		w.log.Info("rule removed", "rule", name)
 	}
-	var added []string
-	had := map[string]bool{}
-	for _, t := range w.rs.consumed() {
-		had[t] = true
-	}
-	for _, t := range rs.consumed() {
-		if !had[t] {
-			added = append(added, t)
-		}
-	}
+	added, _ := w.rs.consumedChange(rs)
 	if len(added) > 0 {
 		w.sess.Client().AddConsumeTopics(added...)
 	}
