@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicehq/sluice/processor/rule"
 )
@@ -66,17 +68,21 @@ func (w *worker) watch(ctx context.Context) (stop func(), err error) {
 	return func() { fw.Close(); <-done }, nil
 }
 
-// apply swaps in a reloaded rule set between transactions. Unchanged
-// window rules keep their state; a window rule whose definition changed
-// starts empty.
-func (w *worker) apply(ctx context.Context, rs *ruleSet) {
+// apply swaps in a reloaded rule set between transactions (the loop calls
+// it before polling, never with a transaction open). Unchanged window
+// rules keep their state; a window rule whose definition changed starts
+// empty. Afterwards the group consumes exactly rs.consumed(): topics only
+// the new rules read are added, topics no new rule reads are dropped. The
+// error is the transaction session's (stopConsuming): the worker cannot
+// go on.
+func (w *worker) apply(ctx context.Context, rs *ruleSet) error {
 	w.indexPartials(rs)
 	w.indexRepartitions(rs)
 	if err := w.ensure(ctx, rs); err != nil {
 		w.m.reloadFailed.Set(1)
 		w.m.reloads.WithLabelValues("error").Inc()
 		w.log.Error("rules not reloaded; the previous rules keep running", "err", err)
-		return
+		return nil
 	}
 	old := map[string]*rule.Rule{}
 	for _, r := range w.rs.all {
@@ -97,14 +103,10 @@ func (w *worker) apply(ctx context.Context, rs *ruleSet) {
 	for name := range old {
 		w.log.Info("rule removed", "rule", name)
 	}
-	var added []string
-	had := map[string]bool{}
-	for _, t := range w.rs.consumed() {
-		had[t] = true
-	}
-	for _, t := range rs.consumed() {
-		if !had[t] {
-			added = append(added, t)
+	added, removed := w.rs.consumedChange(rs)
+	if len(removed) > 0 {
+		if err := w.stopConsuming(ctx, removed); err != nil {
+			return err
 		}
 	}
 	if len(added) > 0 {
@@ -144,4 +146,82 @@ func (w *worker) apply(ctx context.Context, rs *ruleSet) {
 	w.m.rulesLoaded.Set(float64(len(rs.all)))
 	w.m.reloadFailed.Set(0)
 	w.m.reloads.WithLabelValues("ok").Inc()
+	return nil
+}
+
+// revokeWait bounds how long stopConsuming waits for the rebalance it
+// causes to reach this worker (usually milliseconds).
+const revokeWait = 5 * time.Second
+
+// stopConsuming takes topics no rule reads any more out of the group's
+// subscription, between transactions, and forgets the state of their
+// partitions. The group's committed offsets of those topics stay where the
+// last transaction left them: a rule that reads a topic again resumes
+// there, like a Kafka Connect consumer.
+//
+// Purging causes a rebalance. With the cooperative balancer this worker
+// gives up only the purged topics' partitions and keeps the others, but
+// the GroupTransactSession fails the next transaction end after any revoke
+// of owned partitions. So once the revoke is in, stopConsuming ends an
+// empty transaction to take the failure, and the next transaction commits
+// with the remaining rules' state intact. If the revoke comes later than
+// revokeWait, the transaction it falls in aborts and the worker rolls
+// back and restores from the changelog, as after any rebalance: slower,
+// but just as exact.
+func (w *worker) stopConsuming(ctx context.Context, topics []string) error {
+	select { // a revoke before the purge is not the one we wait for
+	case <-w.revokes:
+	default:
+	}
+	w.sess.Client().PurgeTopicsFromConsuming(topics...)
+	gone := map[string]bool{}
+	for _, t := range topics {
+		gone[t] = true
+		w.m.consumerLag.DeletePartialMatch(prometheus.Labels{"topic": t})
+	}
+	w.mu.Lock()
+	for k := range w.assigned {
+		if gone[k.topic] {
+			delete(w.assigned, k)
+		}
+	}
+	w.mu.Unlock()
+	for k := range w.tasks {
+		if gone[k.topic] {
+			delete(w.tasks, k)
+		}
+	}
+	for k := range w.combs {
+		if gone[k.topic] {
+			delete(w.combs, k)
+		}
+	}
+	for k := range w.gathers {
+		if gone[k.topic] {
+			delete(w.gathers, k)
+		}
+	}
+	w.log.Info("stopped consuming topics no rule reads any more", "topics", topics)
+
+	timer := time.NewTimer(revokeWait)
+	defer timer.Stop()
+	select {
+	case <-w.revokes:
+	case <-timer.C:
+		w.log.Info("the group has not rebalanced yet; the next transaction may abort and retry", "waited", revokeWait)
+		return nil
+	case <-ctx.Done():
+		return nil
+	}
+	if err := w.sess.Begin(); err != nil {
+		return fmt.Errorf("beginning transaction: %w", err)
+	}
+	// Nothing produced, no offsets: ending sends nothing to the broker,
+	// and the consumer goes on from the offsets committed last.
+	endCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.TransactionTimeout)
+	defer cancel()
+	if _, err := w.sess.End(endCtx, kgo.TryAbort); err != nil {
+		return fmt.Errorf("ending transaction: %w", err)
+	}
+	return nil
 }

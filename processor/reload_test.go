@@ -36,9 +36,8 @@ func TestHotReload(t *testing.T) {
 	go func() { done <- Run(ctx, cfg) }()
 
 	sent := 0
-	// batch produces ViewContent events at 70% and 95% for user u and
-	// returns how many of them the rule passed.
-	batch := func(user string) int {
+	// send produces ViewContent events at 70% and 95% for user u.
+	send := func(user string) {
 		evs := genEvents(uint64(sent), 1, 2, time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), time.Second)
 		for i, pct := range []string{"70", "95"} {
 			evs[i].raw = []byte(strings.NewReplacer(`"event_name": "`+evs[i].name+`"`, `"event_name": "ViewContent"`,
@@ -46,11 +45,20 @@ func TestHotReload(t *testing.T) {
 			evs[i].raw = []byte(replacePct(string(evs[i].raw), pct))
 			evs[i].user = user
 		}
-		before := stats.Produced("clickstream.high_intent_views")
 		produce(t, b, "clickstream", eventRecords(evs)...)
 		sent += 2
+	}
+	// passed waits until everything sent is consumed and returns how many
+	// events the rule passed since before.
+	passed := func(before int64) int {
 		waitFor(t, 30*time.Second, "batch consumed", func() bool { return stats.Consumed() >= int64(sent) })
 		return int(stats.Produced("clickstream.high_intent_views") - before)
+	}
+	// batch sends events for user u and returns how many the rule passed.
+	batch := func(user string) int {
+		before := stats.Produced("clickstream.high_intent_views")
+		send(user)
+		return passed(before)
 	}
 	reloads := func(result string) float64 {
 		return testutil.ToFloat64(mustGet(t, reg, "sluice_process_rules_reloads_total", result))
@@ -76,8 +84,18 @@ func TestHotReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "reload after delete", func() bool { return reloads("ok") >= 2 })
-	if n := batch("d"); n != 0 {
-		t.Fatalf("deleted rule still passed %d", n)
+	// No rule reads clickstream now: the worker stops consuming it, and the
+	// events wait for a rule that reads it again, from the committed offsets.
+	before, consumed := stats.Produced("clickstream.high_intent_views"), stats.Consumed()
+	send("d")
+	time.Sleep(time.Second)
+	if n := stats.Consumed() - consumed; n != 0 {
+		t.Fatalf("with its only rule deleted, the worker still consumed %d events", n)
+	}
+	saveByRename(string(orig))
+	waitFor(t, 10*time.Second, "reload after the rule is back", func() bool { return reloads("ok") >= 3 })
+	if n := passed(before); n != 2 {
+		t.Fatalf("the rule put back passed %d of the 2 events sent while it was away, want 2", n)
 	}
 	cancel()
 	if err := <-done; err != nil {

@@ -65,6 +65,28 @@ func (rs *ruleSet) consumed() []string {
 	return out
 }
 
+// consumedChange compares the topics rs and next read: added are next's
+// topics rs does not read, removed are rs's topics no rule of next reads
+// (a topic still read by another rule stays). Both sorted.
+func (rs *ruleSet) consumedChange(next *ruleSet) (added, removed []string) {
+	was, is := map[string]bool{}, map[string]bool{}
+	for _, t := range rs.consumed() {
+		was[t] = true
+	}
+	for _, t := range next.consumed() {
+		is[t] = true
+		if !was[t] {
+			added = append(added, t)
+		}
+	}
+	for _, t := range rs.consumed() {
+		if !is[t] {
+			removed = append(removed, t)
+		}
+	}
+	return added, removed
+}
+
 func (rs *ruleSet) outputs() []string {
 	var out []string
 	for _, r := range rs.all {

@@ -61,6 +61,10 @@ type worker struct {
 	mu       sync.Mutex
 	revoked  []tp
 	assigned map[tp]bool // owned partitions: true once their offsets are fetched
+	// revokes gets a value (if empty) each time the group calls onRevoked,
+	// even with nothing to revoke: a reload that stops consuming topics
+	// waits for the rebalance it caused (stopConsuming).
+	revokes chan struct{}
 }
 
 // Run loads the rules and processes their source topics until ctx is done.
@@ -79,7 +83,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	w := &worker{cfg: cfg, log: cfg.Log, m: newMetrics(cfg.Reg), rs: newRuleSet(rules), base: base,
 		srcN: map[string]int32{}, nparts: map[string]int32{}, parters: map[string]kgo.TopicPartitioner{}, tasks: map[tp]*partTask{}, combs: map[tp]*combTask{}, gathers: map[tp]*gatherTask{},
-		reload: make(chan *ruleSet, 1), assigned: map[tp]bool{}}
+		reload: make(chan *ruleSet, 1), assigned: map[tp]bool{}, revokes: make(chan struct{}, 1)}
 	w.sink.w = w
 	w.sink.reset()
 	w.sink.promise = w.sink.onProduced
@@ -240,6 +244,10 @@ func (w *worker) onRevoked(_ context.Context, _ *kgo.Client, m map[string][]int3
 			delete(w.assigned, tp{t, p})
 		}
 	}
+	select {
+	case w.revokes <- struct{}{}:
+	default:
+	}
 }
 
 // dropRevoked forgets the state of partitions we no longer own: their new
@@ -260,7 +268,9 @@ func (w *worker) loop(ctx context.Context) error {
 	for ctx.Err() == nil {
 		select {
 		case rs := <-w.reload:
-			w.apply(ctx, rs)
+			if err := w.apply(ctx, rs); err != nil {
+				return err
+			}
 		default:
 		}
 		pollCtx, cancel := context.WithTimeout(ctx, 250*time.Millisecond)
