@@ -102,6 +102,10 @@ func (w *worker) apply(ctx context.Context, rs *ruleSet) error {
 	}
 	for name := range old {
 		w.log.Info("rule removed", "rule", name)
+		// Its gauges would go on showing their last values; its counters
+		// stay, as counters do.
+		w.m.stateSize.DeleteLabelValues(name)
+		w.m.wmLag.DeleteLabelValues(name)
 	}
 	added, removed := w.rs.consumedChange(rs)
 	if len(removed) > 0 {

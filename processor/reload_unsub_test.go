@@ -137,6 +137,23 @@ func exactlyOnce(t *testing.T, b *broker.Broker, topic string, want map[string]b
 	}
 }
 
+// hasSeries tells whether reg exports metric name with first label value.
+func hasSeries(t *testing.T, reg *prometheus.Registry, name, label string) bool {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			if mf.GetName() == name && len(m.GetLabel()) > 0 && m.GetLabel()[0].GetValue() == label {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func reloadsOK(t *testing.T, reg *prometheus.Registry) float64 {
 	return testutil.ToFloat64(mustGet(t, reg, "sluice_process_rules_reloads_total", "ok"))
 }
@@ -167,10 +184,18 @@ func TestReloadStopsConsumingARemovedRulesPartialsTopic(t *testing.T) {
 	g.waitConsumes("clickstream", partials)
 	waitFor(t, 30*time.Second, "the combiners commit partials", func() bool { return len(g.committed(partials)) > 0 })
 
+	for _, m := range []string{"sluice_process_window_state_size", "sluice_process_watermark_lag_seconds"} {
+		waitFor(t, 10*time.Second, m+" of the window rule", func() bool { return hasSeries(t, reg, m, "events_per_minute") })
+	}
 	if err := os.Remove(filepath.Join(dir, "events_per_minute.yaml")); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "reload", func() bool { return reloadsOK(t, reg) >= 1 })
+	for _, m := range []string{"sluice_process_window_state_size", "sluice_process_watermark_lag_seconds"} {
+		if hasSeries(t, reg, m, "events_per_minute") {
+			t.Errorf("%s of the removed rule is still exported", m)
+		}
+	}
 	g.waitConsumes("clickstream")
 	before := g.committed(partials)
 	// Nobody writes the partials topic now; a record there must stay unread.
