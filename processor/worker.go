@@ -119,12 +119,13 @@ func Run(ctx context.Context, cfg Config) error {
 		kgo.MaxBufferedRecords(1<<20),
 		kgo.ProducerBatchCompression(compression),
 		kgo.WithPools(&recordPool{}),
-		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.OnPartitionsAssigned(w.onAssigned),
 		kgo.OnOffsetsFetched(w.onFetched),
 		kgo.OnPartitionsRevoked(w.onRevoked),
 		kgo.OnPartitionsLost(w.onRevoked),
 	)
+	// The cooperative balancer, and what the revoke callbacks may miss.
+	opts = append(opts, w.ownershipOpts()...)
 	// Kafka client metrics: sluice_process_kafka_* (bytes, requests, errors).
 	opts = append(opts, telemetry.KafkaMetrics("sluice_process_kafka", cfg.Reg)...)
 	opts = append(opts, cfg.kgoOpts...)
