@@ -39,7 +39,15 @@ type openBatch struct {
 // batches holds a transaction's open batch records.
 type batches struct {
 	open    map[batchKey]*openBatch
-	scratch kgo.Record // for the partitioner: the entry's key
+	sizes   map[batchKey]int // how large each batch grew when last sent
+	scratch kgo.Record       // for the partitioner: the entry's key
+}
+
+// sizeFor is the capacity a new batch starts with: what the same batch
+// reached last time, and a little more, so it is not regrown (and copied)
+// a few times in every transaction.
+func (bs *batches) sizeFor(k batchKey) int {
+	return min(max(bs.sizes[k]+bs.sizes[k]/8, 1<<10), maxBatchBytes)
 }
 
 // batch appends entry to the open batch of rule r's internal topic for the
@@ -61,7 +69,7 @@ func (s *txnSink) batch(r *rule.Rule, kind byte, topic string, key, entry []byte
 		if s.b.open == nil {
 			s.b.open = map[batchKey]*openBatch{}
 		}
-		v := append(make([]byte, 0, 4<<10), kind)
+		v := append(s.arena.alloc(s.b.sizeFor(k)), kind)
 		v = append(v, r.Hash...)
 		if kind == partialBatchRecord {
 			v = binary.BigEndian.AppendUint32(v, uint32(s.part))
@@ -89,6 +97,10 @@ func (s *txnSink) sendBatch(k batchKey, b *openBatch) {
 	rec.Topic, rec.Value = b.topic, b.v
 	s.produceInternal(rec, k.dst)
 	delete(s.b.open, k)
+	if s.b.sizes == nil {
+		s.b.sizes = map[batchKey]int{}
+	}
+	s.b.sizes[k] = len(b.v)
 }
 
 var errBadBatch = errors.New("malformed batch")

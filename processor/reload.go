@@ -146,6 +146,7 @@ func (w *worker) apply(ctx context.Context, rs *ruleSet) error {
 		}
 	}
 	w.applyGatherers(rs)
+	clear(w.sink.b.sizes) // keyed by the old rules
 	w.rs = rs
 	w.m.rulesLoaded.Set(float64(len(rs.all)))
 	w.m.reloadFailed.Set(0)
