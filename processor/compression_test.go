@@ -1,7 +1,6 @@
 package processor
 
 import (
-	"context"
 	"testing"
 	"time"
 )
@@ -16,12 +15,9 @@ func TestCompression(t *testing.T) {
 	stats := &Stats{}
 	cfg := Config{Kafka: kafkaCfg(b), RulesDir: writeRules(t, "high_intent_views", "events_per_minute"), Group: "g", InstanceID: "one",
 		NoWatch: true, Compression: "zstd", Log: testLog(t), Stats: stats}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg) }()
+	stop := startRun(t, cfg)
 	waitFor(t, 30*time.Second, "the input to be read", settled(stats, int64(len(recs))))
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	const zstd = 4 // the record batch attribute's codec

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -222,4 +223,21 @@ func settledBy(counts func() (consumed, produced int64), want int64) func() bool
 		}
 		return time.Since(since) > 1500*time.Millisecond
 	}
+}
+
+// startRun runs a worker in the background. stop cancels it and returns
+// Run's error; the end of the test stops it too, so that no worker
+// outlives its broker.
+func startRun(t testing.TB, cfg Config) (stop func() error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, cfg) }()
+	var once sync.Once
+	var err error
+	stop = func() error {
+		once.Do(func() { cancel(); err = <-done })
+		return err
+	}
+	t.Cleanup(func() { _ = stop() })
+	return stop
 }

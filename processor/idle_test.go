@@ -1,7 +1,6 @@
 package processor
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -27,10 +26,7 @@ func TestIdlePartitionDoesNotHoldWindowsOpen(t *testing.T) {
 	stats, reg := &Stats{}, prometheus.NewRegistry()
 	cfg := Config{Kafka: kafkaCfg(b), RulesDir: writeRules(t, "events_per_minute"), Group: "g", InstanceID: "i",
 		NoWatch: true, IdleTimeout: 300 * time.Millisecond, Stats: stats, Log: testLog(t), Reg: reg}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg) }()
+	stop := startRun(t, cfg)
 	found := func() bool {
 		for _, r := range readCommitted(t, b, "clickstream.events_per_minute") {
 			if strings.Contains(string(r.Value), `"event_name":"Purchase","events":1,"window_start":"2024-01-01T00:00:00Z"`) {
@@ -50,8 +46,7 @@ func TestIdlePartitionDoesNotHoldWindowsOpen(t *testing.T) {
 	if n := txns() - before; n > 40 {
 		t.Errorf("%v transactions in 2 s of idleness", n)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -1,7 +1,6 @@
 package processor
 
 import (
-	"context"
 	"slices"
 	"testing"
 	"time"
@@ -19,10 +18,7 @@ func TestRebalanceIsExactlyOnce(t *testing.T) {
 	start := func(b interface{ Addrs() []string }, id string, stats *Stats) (cancel func() error) {
 		cfg := Config{Kafka: kafkaCfg2(b.Addrs()), RulesDir: rules, Group: "g", InstanceID: id, NoWatch: true,
 			IdleTimeout: -1, MaxPollRecords: 50, Log: testLog(t), Stats: stats}
-		ctx, stop := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- Run(ctx, cfg) }()
-		return func() error { stop(); return <-done }
+		return startRun(t, cfg)
 	}
 
 	// One worker, all input at once.

@@ -1,7 +1,6 @@
 package processor
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,10 +29,7 @@ func TestHotReload(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	stats := &Stats{}
 	cfg := Config{Kafka: kafkaCfg(b), RulesDir: dir, Group: "g", InstanceID: "r", Reg: reg, Stats: stats, Log: testLog(t), IdleTimeout: -1}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg) }()
+	stop := startRun(t, cfg)
 
 	sent := 0
 	// send produces ViewContent events at 70% and 95% for user u.
@@ -97,8 +93,7 @@ func TestHotReload(t *testing.T) {
 	if n := passed(before); n != 2 {
 		t.Fatalf("the rule put back passed %d of the 2 events sent while it was away, want 2", n)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -170,10 +170,7 @@ func TestReloadStopsConsumingARemovedRulesPartialsTopic(t *testing.T) {
 	reg, stats := prometheus.NewRegistry(), &Stats{}
 	cfg := Config{Kafka: kafkaCfg(b), RulesDir: dir, Group: "g", InstanceID: "w", Reg: reg, Stats: stats, IdleTimeout: -1,
 		Log: slog.New(slog.NewTextHandler(logs, nil))}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg) }()
+	stop := startRun(t, cfg)
 	g := newGroupView(t, b, "g")
 	const partials = "g.events_per_minute.partials"
 
@@ -206,8 +203,7 @@ func TestReloadStopsConsumingARemovedRulesPartialsTopic(t *testing.T) {
 	if after := g.committed(partials); !maps.Equal(after, before) {
 		t.Errorf("offsets of %s moved after its rule was removed: %v, then %v", partials, before, after)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 
@@ -246,11 +242,7 @@ func TestReloadStopsConsumingASourceNoRuleReadsAndResumesOnReAdd(t *testing.T) {
 		w := &member{reg: prometheus.NewRegistry(), stats: &Stats{}}
 		cfg := Config{Kafka: kafkaCfg(b), RulesDir: dir, Group: "g", InstanceID: id, Reg: w.reg, Stats: w.stats, IdleTimeout: -1,
 			MaxPollRecords: 20, Log: slog.New(slog.NewTextHandler(logs, nil))}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- Run(ctx, cfg) }()
-		w.stop = func() error { cancel(); return <-done }
-		t.Cleanup(func() { cancel() })
+		w.stop = startRun(t, cfg)
 		ws = append(ws, w)
 	}
 	counts := func() (consumed, produced int64) {

@@ -2,7 +2,6 @@ package processor
 
 import (
 	"bytes"
-	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -38,10 +37,7 @@ func TestReloadOfAWindowRuleResetsItsStateOnlyWhenItsDefinitionChanges(t *testin
 	stats := &Stats{}
 	cfg := Config{Kafka: kafkaCfg(b), RulesDir: dir, Group: "g", InstanceID: "w", Reg: reg, Stats: stats, IdleTimeout: -1,
 		Log: slog.New(slog.NewTextHandler(logs, nil))}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg) }()
+	stop := startRun(t, cfg)
 	evs := genEvents(3, 2, 20, time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), time.Second)
 	produce(t, b, "clickstream", eventRecords(evs)...)
 	waitFor(t, 20*time.Second, "events consumed", func() bool { return stats.Consumed() >= int64(len(evs)) })
@@ -59,8 +55,7 @@ func TestReloadOfAWindowRuleResetsItsStateOnlyWhenItsDefinitionChanges(t *testin
 	if !strings.Contains(logs.String(), "rule=events_per_minute") {
 		t.Fatalf("log does not name the rule:\n%s", logs.String())
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 }

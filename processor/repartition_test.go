@@ -2,7 +2,6 @@ package processor
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -51,12 +50,9 @@ func runToQuiet(t *testing.T, b *broker.Broker, rules string, n int) {
 	stats := &Stats{}
 	cfg := Config{Kafka: kafkaCfg(b), RulesDir: rules, Group: "g", InstanceID: "one", NoWatch: true,
 		IdleTimeout: -1, MaxPollRecords: 200, Log: testLog(t), Stats: stats}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg) }()
+	stop := startRun(t, cfg)
 	waitFor(t, 60*time.Second, "the run to settle", settled(stats, int64(n)))
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -242,10 +238,7 @@ output: clickstream.early_counts
 	stats := &Stats{}
 	cfg := Config{Kafka: kafkaCfg(b), RulesDir: dir, Group: "g", InstanceID: "one", NoWatch: true,
 		IdleTimeout: -1, MaxPollRecords: 50, Log: testLog(t), Stats: stats}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg) }()
+	stop := startRun(t, cfg)
 
 	type row struct {
 		EventName   string `json:"event_name"`
@@ -314,8 +307,7 @@ output: clickstream.early_counts
 		return len(final) >= len(total)
 	})
 	waitFor(t, 30*time.Second, "the run to settle", settled(stats, int64(len(recs)+len(closers))))
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	_, final = rows()
@@ -351,10 +343,7 @@ output: clickstream.kind_sessions
 `)
 	cfg := Config{Kafka: kafkaCfg(b), RulesDir: dir, Group: "g", InstanceID: "i",
 		NoWatch: true, IdleTimeout: 300 * time.Millisecond, Stats: &Stats{}, Log: testLog(t)}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg) }()
+	stop := startRun(t, cfg)
 	want := `{"event_name":"Purchase","events":1,"window_start":"2024-01-01T00:00:29Z","window_end":"2024-01-01T00:01:29Z"}`
 	waitFor(t, 20*time.Second, "the quiet partition's session", func() bool {
 		for _, r := range readCommitted(t, b, "clickstream.kind_sessions") {
@@ -364,8 +353,7 @@ output: clickstream.kind_sessions
 		}
 		return false
 	})
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range readCommitted(t, b, "clickstream.kind_sessions") {
@@ -386,10 +374,7 @@ func TestReloadAddsChangesAndRemovesARepartitionedRule(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	stats := &Stats{}
 	cfg := Config{Kafka: kafkaCfg(b), RulesDir: dir, Group: "g", InstanceID: "r", Reg: reg, Stats: stats, Log: testLog(t), IdleTimeout: -1}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg) }()
+	stop := startRun(t, cfg)
 	reloads := func() float64 { return gathered(t, reg, "sluice_process_rules_reloads_total") }
 	sessions := func(gap string) string {
 		return "name: kind_sessions\nsource: clickstream\nwindow: {type: session, gap: " + gap + "}\ngroup_by: [event_name]\naggregate: {events: count(), users: count_distinct(user_id)}\noutput: clickstream.kind_sessions\n"
@@ -469,8 +454,7 @@ func TestReloadAddsChangesAndRemovesARepartitionedRule(t *testing.T) {
 	if after := rows(); !slices.Equal(after, got) {
 		t.Fatalf("the removed rule still emits: %d rows, had %d", len(after), len(got))
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -1,7 +1,6 @@
 package processor
 
 import (
-	"context"
 	"slices"
 	"testing"
 	"time"
@@ -23,12 +22,9 @@ func TestRestartReadsEachChangelogPartitionOnce(t *testing.T) {
 		t.Helper()
 		cfg := Config{Kafka: kafkaCfg2(b.Addrs()), RulesDir: rules, Group: "g", InstanceID: "one", NoWatch: true,
 			IdleTimeout: -1, MaxPollRecords: 100, Log: testLog(t), Stats: stats, Reg: reg}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- Run(ctx, cfg) }()
+		stop := startRun(t, cfg)
 		waitFor(t, 60*time.Second, "the run to settle", settled(stats, want))
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Fatal(err)
 		}
 	}

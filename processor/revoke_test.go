@@ -79,10 +79,7 @@ output: clickstream.per_user
 				return false
 			}
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- Run(ctx, cfg) }()
-		stops[id] = func() error { cancel(); return <-done }
+		stops[id] = startRun(t, cfg)
 	}
 	g := newGroupView(t, b, "g")
 

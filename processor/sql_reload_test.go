@@ -1,7 +1,6 @@
 package processor
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -29,12 +28,9 @@ func TestSQLRuleHotReload(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	stats := &Stats{}
 	cfg := Config{Kafka: kafkaCfg(b), RulesDir: dir, Group: "g-sql", InstanceID: "t", Log: testLog(t), Reg: reg, Stats: stats}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg) }()
+	stop := startRun(t, cfg)
 	defer func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Error(err)
 		}
 	}()
