@@ -31,8 +31,14 @@ func TestKafkaMetrics(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !gathered(t, reg, "sluice_test_kafka_produce_bytes_total") {
-			t.Fatalf("client %d: no produce metrics", i)
+		// franz-go runs the produce hooks in a goroutine of their own,
+		// which may come after ProduceSync returns.
+		deadline := time.Now().Add(5 * time.Second)
+		for !gathered(t, reg, "sluice_test_kafka_produce_bytes_total") {
+			if time.Now().After(deadline) {
+				t.Fatalf("client %d: no produce metrics", i)
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 		cl.Close() // unregisters its collectors: a restarted client registers afresh
 	}
