@@ -182,7 +182,7 @@ func (w *Windows) closePanes(ev *Eval, s Sink, wm int64, ps PartialSink, partial
 		}
 		return
 	}
-	w.sortClosed(out, byStart)
+	w.sortClosed(out, startsFirst)
 	for _, b := range out {
 		w.drop(b)
 		// Keyed by the group alone: the combiner of a window needs all its

@@ -85,8 +85,8 @@ type closing struct {
 // Orders of closed buckets: by end, start and group (windows as they
 // close), or by start, end and group (panes and windows sent as partials).
 const (
-	byEnd = iota
-	byStart
+	endsFirst = iota
+	startsFirst
 )
 
 // sortClosed sorts closed buckets into a fixed order, so that outputs and
@@ -94,7 +94,7 @@ const (
 func (w *Windows) sortClosed(out []*bucket, order int) {
 	ks := w.sorting[:0]
 	for _, b := range out {
-		if order == byEnd {
+		if order == endsFirst {
 			ks = append(ks, closing{b.end, b.start, b.gkey, b})
 		} else {
 			ks = append(ks, closing{b.start, b.end, b.gkey, b})
@@ -419,7 +419,7 @@ func (w *Windows) close(ev *Eval, s Sink, wm int64) {
 			delete(w.byStart, start)
 		}
 	}
-	w.sortClosed(out, byEnd)
+	w.sortClosed(out, endsFirst)
 	for _, b := range out {
 		w.drop(b)
 		if w.partial && partial {
