@@ -18,7 +18,7 @@ type txnSink struct {
 	w        *worker
 	cur      *kgo.Record // the input record being processed (nil: window closes)
 	part     int32       // the input partition
-	produced map[string]int64
+	topics   map[string]*outTopic
 	consumed map[string]int64
 	dead     map[string]int64
 	promise  func(*kgo.Record, error)
@@ -31,8 +31,22 @@ type txnSink struct {
 	prodErr error
 }
 
+// outTopic is what producing a record to a topic takes, found with one
+// map lookup per record: records are produced by the million.
+type outTopic struct {
+	n      int32 // partitions, at least 1
+	parter kgo.TopicPartitioner
+	txn    int64 // records produced in the open transaction
+}
+
 func (s *txnSink) reset() {
-	s.produced, s.consumed, s.dead = map[string]int64{}, map[string]int64{}, map[string]int64{}
+	if s.topics == nil {
+		s.topics = map[string]*outTopic{}
+	}
+	for _, o := range s.topics {
+		o.txn = 0
+	}
+	s.consumed, s.dead = map[string]int64{}, map[string]int64{}
 	s.mu.Lock()
 	s.prodErr = nil
 	s.mu.Unlock()
@@ -93,19 +107,13 @@ func (s *txnSink) own(b []byte) []byte {
 }
 
 func (s *txnSink) produce(r *kgo.Record) {
-	if s.produced == nil {
-		s.reset()
-	}
-	n := s.w.nparts[r.Topic]
-	if n <= 0 {
-		n = 1
-	}
+	o := s.topic(r.Topic)
 	if len(r.Key) > 0 {
-		r.Partition = s.partitionFor(r)
+		r.Partition = int32(o.parter.Partition(r, int(o.n)))
 	} else {
-		r.Partition = s.part % n // deterministic, so a replay lands where the first run did
+		r.Partition = s.part % o.n // deterministic, so a replay lands where the first run did
 	}
-	s.produced[r.Topic]++
+	o.txn++
 	s.send(r)
 }
 
@@ -113,14 +121,39 @@ func (s *txnSink) produce(r *kgo.Record) {
 // (murmur2 of the key), so keyed outputs match other clients.
 var keyPartitioner = kgo.StickyKeyPartitioner(nil)
 
+func (s *txnSink) topic(name string) *outTopic {
+	o := s.topics[name]
+	if o == nil {
+		o = &outTopic{n: max(s.w.nparts[name], 1), parter: keyPartitioner.ForTopic(name)}
+		s.topics[name] = o
+	}
+	return o
+}
+
 // partitionFor is the partition of r's topic its key places it in.
 func (s *txnSink) partitionFor(r *kgo.Record) int32 {
-	tp := s.w.parters[r.Topic]
-	if tp == nil {
-		tp = keyPartitioner.ForTopic(r.Topic)
-		s.w.parters[r.Topic] = tp
+	o := s.topic(r.Topic)
+	return int32(o.parter.Partition(r, int(o.n)))
+}
+
+// partitions updates the partition count of topic (from the topic's
+// metadata).
+func (s *txnSink) partitions(topic string, n int32) {
+	if o := s.topics[topic]; o != nil {
+		o.n = max(n, 1)
 	}
-	return int32(tp.Partition(r, int(max(s.w.nparts[r.Topic], 1))))
+}
+
+// produced takes the counts of the records produced in the transaction
+// that committed, per topic.
+func (s *txnSink) produced() map[string]int64 {
+	m := map[string]int64{}
+	for t, o := range s.topics {
+		if o.txn > 0 {
+			m[t], o.txn = o.txn, 0
+		}
+	}
+	return m
 }
 
 func (s *txnSink) Output(r *rule.Rule, key, value []byte) {

@@ -51,7 +51,6 @@ type worker struct {
 	base    []kgo.Opt
 	srcN    map[string]int32 // partitions of each source topic
 	nparts  map[string]int32 // partitions of each topic we write
-	parters map[string]kgo.TopicPartitioner
 	tasks   map[tp]*partTask
 	combs   map[tp]*combTask
 	gathers map[tp]*gatherTask
@@ -82,7 +81,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	w := &worker{cfg: cfg, log: cfg.Log, m: newMetrics(cfg.Reg), rs: newRuleSet(rules), base: base,
-		srcN: map[string]int32{}, nparts: map[string]int32{}, parters: map[string]kgo.TopicPartitioner{}, tasks: map[tp]*partTask{}, combs: map[tp]*combTask{}, gathers: map[tp]*gatherTask{},
+		srcN: map[string]int32{}, nparts: map[string]int32{}, tasks: map[tp]*partTask{}, combs: map[tp]*combTask{}, gathers: map[tp]*gatherTask{},
 		reload: make(chan *ruleSet, 1), assigned: map[tp]bool{}, revokes: make(chan struct{}, 1)}
 	w.sink.w = w
 	w.sink.reset()
@@ -186,6 +185,7 @@ func (w *worker) ensure(ctx context.Context, rs *ruleSet) error {
 	for _, d := range td {
 		if d.Err == nil {
 			w.nparts[d.Topic] = int32(len(d.Partitions))
+			w.sink.partitions(d.Topic, int32(len(d.Partitions)))
 		}
 	}
 	for t, n := range counts {
@@ -562,7 +562,7 @@ func (w *worker) committed(n int64) {
 	for reason, c := range w.sink.dead {
 		w.m.deadLettered.WithLabelValues(reason).Add(float64(c))
 	}
-	w.cfg.Stats.add(n, w.sink.produced, matched)
+	w.cfg.Stats.add(n, w.sink.produced(), matched)
 	w.sink.reset()
 }
 
