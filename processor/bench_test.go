@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -166,9 +167,9 @@ func BenchmarkTopicToTopic(b *testing.B) {
 			cl.Close()
 			evs = nil
 			runtime.GC() // the input's garbage is not the processor's work
-			stats := &Stats{}
+			stats, reg := &Stats{}, prometheus.NewRegistry()
 			cfg := Config{Kafka: kclient.Config{Brokers: []string{addr}, ClientID: "bench"}, RulesDir: benchRules(b, which),
-				Group: "bench", InstanceID: "b", NoWatch: true, Stats: stats}
+				Group: "bench", InstanceID: "b", NoWatch: true, Stats: stats, Reg: reg}
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			m := benchutil.Start(b)
@@ -194,12 +195,32 @@ func BenchmarkTopicToTopic(b *testing.B) {
 			waitDrained(b, addr, "bench") // the combiners' and owners' work counts too
 			m.Report(int64(n))
 			b.ReportMetric(float64(stats.producedTotal())/float64(n), "outputs/event")
+			// One transaction a poll: fewer, larger ones write fewer
+			// changelog records per event.
+			b.ReportMetric(counterSum(b, reg, "sluice_process_transactions_total"), "txns")
 			cancel()
 			if err := <-done; err != nil {
 				b.Fatal(err)
 			}
 		})
 	}
+}
+
+// counterSum is the sum of the counter name's series in reg.
+func counterSum(b *testing.B, reg *prometheus.Registry, name string) float64 {
+	mfs, err := reg.Gather()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
 }
 
 // waitDrained waits until group has committed every record of its
