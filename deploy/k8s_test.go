@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -54,6 +55,9 @@ func TestWorkloads(t *testing.T) {
 				if m := mapOf(res[k]); m["cpu"] == nil || m["memory"] == nil {
 					t.Errorf("Deployment %s: resources.%s needs cpu and memory", name, k)
 				}
+			}
+			if limit, soft := bytesOf(t, str(mapOf(res["limits"]), "memory")), goMemLimit(t, c); soft <= 0 || soft >= limit {
+				t.Errorf("Deployment %s: GOMEMLIMIT %d bytes, want set and under the memory limit (%d bytes)", name, soft, limit)
 			}
 			for _, vm := range listOf(c["volumeMounts"]) {
 				if mapOf(vm)["subPath"] != nil {
@@ -143,4 +147,37 @@ func sameLabels(a, b map[string]any) bool {
 		}
 	}
 	return true
+}
+
+// goMemLimit is the GOMEMLIMIT the container sets, in bytes (0: none).
+func goMemLimit(t *testing.T, c map[string]any) int64 {
+	for _, e := range listOf(c["env"]) {
+		if str(mapOf(e), "name") == "GOMEMLIMIT" {
+			return bytesOf(t, str(mapOf(e), "value"))
+		}
+	}
+	return 0
+}
+
+// bytesOf reads a size as Kubernetes (256Mi, 1Gi) or GOMEMLIMIT (900MiB)
+// write it.
+func bytesOf(t *testing.T, s string) int64 {
+	num := strings.TrimRight(s, "KMGiB")
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil {
+		t.Fatalf("size %q: %v", s, err)
+	}
+	switch unit := strings.TrimSuffix(strings.TrimPrefix(s, num), "B"); unit {
+	case "", "B":
+		return n
+	case "Ki":
+		return n << 10
+	case "Mi":
+		return n << 20
+	case "Gi":
+		return n << 30
+	default:
+		t.Fatalf("size %q: unit %q", s, unit)
+		return 0
+	}
 }
