@@ -121,6 +121,7 @@ func (s *txnSink) produce(r *kgo.Record) {
 // (murmur2 of the key), so keyed outputs match other clients.
 var keyPartitioner = kgo.StickyKeyPartitioner(nil)
 
+// topic is name's outTopic, made on the first record to it.
 func (s *txnSink) topic(name string) *outTopic {
 	o := s.topics[name]
 	if o == nil {
