@@ -197,30 +197,13 @@ func BenchmarkTopicToTopic(b *testing.B) {
 			b.ReportMetric(float64(stats.producedTotal())/float64(n), "outputs/event")
 			// One transaction a poll: fewer, larger ones write fewer
 			// changelog records per event.
-			b.ReportMetric(counterSum(b, reg, "sluice_process_transactions_total"), "txns")
+			b.ReportMetric(gathered(b, reg, "sluice_process_transactions_total"), "txns")
 			cancel()
 			if err := <-done; err != nil {
 				b.Fatal(err)
 			}
 		})
 	}
-}
-
-// counterSum is the sum of the counter name's series in reg.
-func counterSum(b *testing.B, reg *prometheus.Registry, name string) float64 {
-	mfs, err := reg.Gather()
-	if err != nil {
-		b.Fatal(err)
-	}
-	var sum float64
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			for _, m := range mf.GetMetric() {
-				sum += m.GetCounter().GetValue()
-			}
-		}
-	}
-	return sum
 }
 
 // waitDrained waits until group has committed every record of its
