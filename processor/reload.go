@@ -71,7 +71,8 @@ func (w *worker) watch(ctx context.Context) (stop func(), err error) {
 // apply swaps in a reloaded rule set between transactions (the loop calls
 // it before polling, never with a transaction open). Unchanged window
 // rules keep their state; a window rule whose definition changed starts
-// empty. Afterwards the group consumes exactly rs.consumed(): topics only
+// empty, and the changelog entries of dropped state are deleted first
+// (forgetDropped). Afterwards the group consumes exactly rs.consumed(): topics only
 // the new rules read are added, topics no new rule reads are dropped. The
 // error is the transaction session's (stopConsuming): the worker cannot
 // go on.
@@ -106,6 +107,9 @@ func (w *worker) apply(ctx context.Context, rs *ruleSet) error {
 		// stay, as counters do.
 		w.m.stateSize.DeleteLabelValues(name)
 		w.m.wmLag.DeleteLabelValues(name)
+	}
+	if err := w.forgetDropped(ctx, rs); err != nil {
+		return err
 	}
 	added, removed := w.rs.consumedChange(rs)
 	if len(removed) > 0 {

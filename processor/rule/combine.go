@@ -230,6 +230,28 @@ func (c *Combiner) Changes(put func(key string, val []byte), del func(key string
 	}
 }
 
+// Forget reports the changelog key of everything the combiner has
+// written and not yet deleted (as Windows.Forget).
+func (c *Combiner) Forget(del func(key string)) {
+	for k := range c.dels {
+		del(k)
+	}
+	for _, byStart := range []map[int64]map[string]*bucket{c.panes, c.wins} {
+		for _, m := range byStart {
+			for _, b := range m {
+				if b.flushed {
+					del(combKey(b))
+				}
+			}
+		}
+	}
+	for p, wm := range c.wms {
+		if wm != math.MinInt64 {
+			del("m" + strconv.Itoa(p))
+		}
+	}
+}
+
 // Restore loads one live changelog entry.
 func (c *Combiner) Restore(key string, val []byte) error {
 	if rest, ok := strings.CutPrefix(key, "m"); ok {

@@ -254,6 +254,18 @@ func (g *Gatherer) Changes(put func(key, val []byte), del func(key []byte)) {
 	}
 }
 
+// Forget reports the changelog key of everything the gatherer has
+// written and not yet deleted (as Windows.Forget).
+func (g *Gatherer) Forget(del func(key []byte)) {
+	g.w.Forget(del)
+	for p, wm := range g.wms {
+		if wm != math.MinInt64 {
+			g.scratch = strconv.AppendInt(append(g.scratch[:0], 's'), int64(p), 10)
+			del(g.scratch)
+		}
+	}
+}
+
 // Restore loads one live changelog entry.
 func (g *Gatherer) Restore(key string, val []byte) error {
 	if rest, ok := strings.CutPrefix(key, "s"); ok {

@@ -603,6 +603,39 @@ func (w *Windows) Changes(put func(key, val []byte), del func(key []byte)) {
 	}
 }
 
+// Forget reports the changelog key of everything the state has written
+// and not yet deleted (windows, panes, sessions, the watermark), for a rule
+// that stops running: tombstoned, its entries cannot come back in a later
+// restore when a rule of the same name and definition runs again. key is
+// only valid during the call.
+func (w *Windows) Forget(del func(key []byte)) {
+	for _, g := range w.gone {
+		w.kbuf = appendKindKey(w.kbuf[:0], g.kind(), g.start, g.gkey)
+		del(w.kbuf)
+	}
+	each := func(b *bucket) {
+		if b.flushed && !b.removed {
+			w.kbuf = appendKindKey(w.kbuf[:0], b.kind(), b.start, b.gkey)
+			del(w.kbuf)
+		}
+	}
+	for _, byStart := range []map[int64]map[string]*bucket{w.byStart, w.panes} {
+		for _, m := range byStart {
+			for _, b := range m {
+				each(b)
+			}
+		}
+	}
+	for _, list := range w.sessions {
+		for _, b := range list {
+			each(b)
+		}
+	}
+	if w.hasET {
+		del([]byte{'m'})
+	}
+}
+
 // Restore loads one live changelog entry (the last value of its key).
 func (w *Windows) Restore(key string, val []byte) error {
 	if key == "m" {
