@@ -72,10 +72,10 @@ func (w *worker) watch(ctx context.Context) (stop func(), err error) {
 // it before polling, never with a transaction open). Unchanged window
 // rules keep their state; a window rule whose definition changed starts
 // empty, and the changelog entries of dropped state are deleted first
-// (forgetDropped). Afterwards the group consumes exactly rs.consumed(): topics only
-// the new rules read are added, topics no new rule reads are dropped. The
-// error is the transaction session's (stopConsuming): the worker cannot
-// go on.
+// (forgetDropped). Afterwards the group consumes exactly rs.consumed():
+// topics only the new rules read are added, topics no new rule reads are
+// dropped. The error is the transaction session's (forgetDropped,
+// stopConsuming): the worker cannot go on.
 func (w *worker) apply(ctx context.Context, rs *ruleSet) error {
 	w.indexPartials(rs)
 	w.indexRepartitions(rs)
