@@ -131,11 +131,24 @@ func (w *worker) apply(ctx context.Context, rs *ruleSet) error {
 		t.TrackChanges()
 		t.SendPartials()
 		t.Repartition()
+		fresh := false
 		for i, r := range t.Rules {
 			if win, ok := keep[r.Name+"\x00"+r.Hash]; ok {
 				t.Windows[i] = win
 				win.Rebind(r)
+			} else if t.Windows[i] != nil {
+				fresh = true
 			}
+		}
+		if fresh {
+			// A window rule new here runs with what the changelog holds
+			// for it, as it would after a restart: usually nothing
+			// (forgetDropped), but the state of a rule deleted while no
+			// worker ran is still there. The next transaction restores
+			// the partition (restoreOwned), the other rules' state
+			// included, which the last commit wrote.
+			delete(w.tasks, k)
+			continue
 		}
 		pt.task = t
 		pt.marked = nil // markers go again, under the rules' current definitions

@@ -166,3 +166,70 @@ func TestReAddedCombiningRuleStartsAfresh(t *testing.T) {
 		t.Errorf("window [00:00, 00:01) after the re-add and a restart:\n got %v\nwant %v (the events since the re-add)", got, want)
 	}
 }
+
+// TestRuleDeletedWhileStoppedResumesWhenAddedBack deletes a per-user window
+// rule while no worker runs, so nothing deletes its state, and adds it back
+// to a running worker: the rule runs with what its changelog holds, the
+// windows it had, as a worker restarted then would (it used to start empty
+// there, and get the old windows back only after a restart).
+func TestRuleDeletedWhileStoppedResumesWhenAddedBack(t *testing.T) {
+	b := startBroker(t, 2, "clickstream")
+	dir := writeRules(t, "high_intent_views")
+	file := filepath.Join(dir, "per_user.yaml")
+	const perUser = "name: per_user\nsource: clickstream\noutput: clickstream.per_user\n" +
+		"window: {type: tumbling, size: 1h}\ngroup_by: [user_id]\naggregate: {n: count()}\n"
+	if err := os.WriteFile(file, []byte(perUser), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	cfg := Config{Kafka: kafkaCfg(b), RulesDir: dir, Group: "g", InstanceID: "w", IdleTimeout: -1, Log: testLog(t)}
+	run := func() (stop func() error, reg *prometheus.Registry, stats *Stats) {
+		cfg.Reg, cfg.Stats = prometheus.NewRegistry(), &Stats{}
+		return startRun(t, cfg), cfg.Reg.(*prometheus.Registry), cfg.Stats
+	}
+	stop, _, stats := run()
+	first := genEvents(1, 2, 50, start, time.Second)
+	produce(t, b, "clickstream", eventRecords(first)...)
+	waitFor(t, 30*time.Second, "first events", func() bool { return stats.Consumed() >= int64(len(first)) })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := os.Remove(file); err != nil {
+		t.Fatal(err)
+	}
+	stop, reg, stats := run()
+	mid := genEvents(2, 2, 5, start.Add(10*time.Minute), time.Second)
+	produce(t, b, "clickstream", eventRecords(mid)...)
+	waitFor(t, 30*time.Second, "events while the rule is away", func() bool { return stats.Consumed() >= int64(len(mid)) })
+	if err := os.WriteFile(file, []byte(perUser), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "reload", func() bool { return reloadsOK(t, reg) >= 1 })
+	second := genEvents(3, 2, 10, start.Add(20*time.Minute), time.Second)
+	closer := genEvents(4, 2, 1, start.Add(2*time.Hour), time.Second)
+	produce(t, b, "clickstream", eventRecords(append(second, closer...))...)
+	waitFor(t, 30*time.Second, "the window closed", settled(stats, int64(len(mid)+len(second)+len(closer))))
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	want := map[string]int{}
+	for _, e := range append(first, second...) {
+		want[e.user]++
+	}
+	got := map[string]int{}
+	for _, r := range readCommitted(t, b, "clickstream.per_user") {
+		var row struct {
+			User string `json:"user_id"`
+			N    int    `json:"n"`
+		}
+		if err := json.Unmarshal(r.Value, &row); err != nil {
+			t.Fatal(err)
+		}
+		got[row.User] += row.N
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("counts per user:\n got %v\nwant %v (before the deletion and since the re-add)", got, want)
+	}
+}
