@@ -10,7 +10,32 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sluicehq/sluice/broker"
 )
+
+// perUserRule counts each user's events per hour; its state lives with the
+// source partitions (it groups by the record key).
+const perUserRule = "name: per_user\nsource: clickstream\noutput: clickstream.per_user\n" +
+	"window: {type: tumbling, size: 1h}\ngroup_by: [user_id]\naggregate: {n: count()}\n"
+
+// perUserCounts sums perUserRule's committed counts per user (a user's
+// events may be in either partition of these tests' input).
+func perUserCounts(t *testing.T, b *broker.Broker) map[string]int {
+	t.Helper()
+	got := map[string]int{}
+	for _, r := range readCommitted(t, b, "clickstream.per_user") {
+		var row struct {
+			User string `json:"user_id"`
+			N    int    `json:"n"`
+		}
+		if err := json.Unmarshal(r.Value, &row); err != nil {
+			t.Fatal(err)
+		}
+		got[row.User] += row.N
+	}
+	return got
+}
 
 // TestReAddedWindowRuleStartsAfresh removes a per-user window rule and puts
 // it back while its window is open: the rule starts with no windows, and a
@@ -21,8 +46,6 @@ func TestReAddedWindowRuleStartsAfresh(t *testing.T) {
 	b := startBroker(t, 2, "clickstream")
 	dir := writeRules(t, "high_intent_views") // keeps the source read while the window rule is away
 	file := filepath.Join(dir, "per_user.yaml")
-	const perUser = "name: per_user\nsource: clickstream\noutput: clickstream.per_user\n" +
-		"window: {type: tumbling, size: 1h}\ngroup_by: [user_id]\naggregate: {n: count()}\n"
 	save := func(s string) {
 		if err := os.WriteFile(file+".tmp~", []byte(s), 0o644); err != nil {
 			t.Fatal(err)
@@ -31,7 +54,7 @@ func TestReAddedWindowRuleStartsAfresh(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	save(perUser)
+	save(perUserRule)
 	reg, stats := prometheus.NewRegistry(), &Stats{}
 	cfg := Config{Kafka: kafkaCfg(b), RulesDir: dir, Group: "g", InstanceID: "w", Reg: reg, Stats: stats, IdleTimeout: -1, Log: testLog(t)}
 	stop := startRun(t, cfg)
@@ -50,7 +73,7 @@ func TestReAddedWindowRuleStartsAfresh(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second, "reload", func() bool { return reloadsOK(t, reg) >= 1 })
 	feed(genEvents(2, 2, 10, start.Add(10*time.Minute), time.Second)) // a transaction after the removal
-	save(perUser)
+	save(perUserRule)
 	waitFor(t, 10*time.Second, "second reload", func() bool { return reloadsOK(t, reg) >= 2 })
 	second := genEvents(3, 2, 10, start.Add(20*time.Minute), time.Second)
 	feed(second)
@@ -71,17 +94,7 @@ func TestReAddedWindowRuleStartsAfresh(t *testing.T) {
 	for _, e := range second {
 		want[e.user]++
 	}
-	got := map[string]int{}
-	for _, r := range readCommitted(t, b, "clickstream.per_user") {
-		var row struct {
-			User string `json:"user_id"`
-			N    int    `json:"n"`
-		}
-		if err := json.Unmarshal(r.Value, &row); err != nil {
-			t.Fatal(err)
-		}
-		got[row.User] += row.N
-	}
+	got := perUserCounts(t, b)
 	if !maps.Equal(got, want) {
 		t.Errorf("counts per user after the re-add and a restart:\n got %v\nwant %v (the events since the re-add)", got, want)
 	}
@@ -176,9 +189,7 @@ func TestRuleDeletedWhileStoppedResumesWhenAddedBack(t *testing.T) {
 	b := startBroker(t, 2, "clickstream")
 	dir := writeRules(t, "high_intent_views")
 	file := filepath.Join(dir, "per_user.yaml")
-	const perUser = "name: per_user\nsource: clickstream\noutput: clickstream.per_user\n" +
-		"window: {type: tumbling, size: 1h}\ngroup_by: [user_id]\naggregate: {n: count()}\n"
-	if err := os.WriteFile(file, []byte(perUser), 0o644); err != nil {
+	if err := os.WriteFile(file, []byte(perUserRule), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -202,7 +213,7 @@ func TestRuleDeletedWhileStoppedResumesWhenAddedBack(t *testing.T) {
 	mid := genEvents(2, 2, 5, start.Add(10*time.Minute), time.Second)
 	produce(t, b, "clickstream", eventRecords(mid)...)
 	waitFor(t, 30*time.Second, "events while the rule is away", func() bool { return stats.Consumed() >= int64(len(mid)) })
-	if err := os.WriteFile(file, []byte(perUser), 0o644); err != nil {
+	if err := os.WriteFile(file, []byte(perUserRule), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "reload", func() bool { return reloadsOK(t, reg) >= 1 })
@@ -218,17 +229,7 @@ func TestRuleDeletedWhileStoppedResumesWhenAddedBack(t *testing.T) {
 	for _, e := range append(first, second...) {
 		want[e.user]++
 	}
-	got := map[string]int{}
-	for _, r := range readCommitted(t, b, "clickstream.per_user") {
-		var row struct {
-			User string `json:"user_id"`
-			N    int    `json:"n"`
-		}
-		if err := json.Unmarshal(r.Value, &row); err != nil {
-			t.Fatal(err)
-		}
-		got[row.User] += row.N
-	}
+	got := perUserCounts(t, b)
 	if !maps.Equal(got, want) {
 		t.Errorf("counts per user:\n got %v\nwant %v (before the deletion and since the re-add)", got, want)
 	}
