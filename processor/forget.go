@@ -94,9 +94,7 @@ func (w *worker) tombstone(ctx context.Context, fs []forgotten) (bool, error) {
 	for _, f := range fs {
 		w.sink.produceState(f.topic, f.part, "", f.key, nil)
 	}
-	endCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.TransactionTimeout)
-	defer cancel()
-	committed, err := w.sess.End(endCtx, kgo.TryCommit)
+	committed, err := w.end(ctx, kgo.TryCommit)
 	if err != nil {
 		return false, fmt.Errorf("ending transaction: %w", err)
 	}

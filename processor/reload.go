@@ -124,7 +124,7 @@ func (w *worker) apply(ctx context.Context, rs *ruleSet) error {
 		keep := map[string]*rule.Windows{}
 		for i, r := range pt.task.Rules {
 			if win := pt.task.Windows[i]; win != nil {
-				keep[r.Name+"\x00"+r.Hash] = win
+				keep[stateKeyPrefix(r)] = win
 			}
 		}
 		t := rule.NewTask(rs.byTopic[k.topic])
@@ -133,7 +133,7 @@ func (w *worker) apply(ctx context.Context, rs *ruleSet) error {
 		t.Repartition()
 		fresh := false
 		for i, r := range t.Rules {
-			if win, ok := keep[r.Name+"\x00"+r.Hash]; ok {
+			if win, ok := keep[stateKeyPrefix(r)]; ok {
 				t.Windows[i] = win
 				win.Rebind(r)
 			} else if t.Windows[i] != nil {
@@ -240,9 +240,7 @@ func (w *worker) stopConsuming(ctx context.Context, topics []string) error {
 	}
 	// Nothing produced, no offsets: ending sends nothing to the broker,
 	// and the consumer goes on from the offsets committed last.
-	endCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.TransactionTimeout)
-	defer cancel()
-	if _, err := w.sess.End(endCtx, kgo.TryAbort); err != nil {
+	if _, err := w.end(ctx, kgo.TryAbort); err != nil {
 		return fmt.Errorf("ending transaction: %w", err)
 	}
 	return nil

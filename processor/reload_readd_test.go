@@ -37,6 +37,20 @@ func perUserCounts(t *testing.T, b *broker.Broker) map[string]int {
 	return got
 }
 
+// closeAfterRestart runs a new worker of cfg's group, which restores the
+// state, gives it closer (events that close the windows) and stops it once
+// the results have settled.
+func closeAfterRestart(t *testing.T, b *broker.Broker, cfg Config, closer []event) {
+	t.Helper()
+	cfg.Reg, cfg.Stats = prometheus.NewRegistry(), &Stats{}
+	stop := startRun(t, cfg)
+	produce(t, b, "clickstream", eventRecords(closer)...)
+	waitFor(t, 30*time.Second, "the window closed", settled(cfg.Stats, int64(len(closer))))
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestReAddedWindowRuleStartsAfresh removes a per-user window rule and puts
 // it back while its window is open: the rule starts with no windows, and a
 // worker that restores its state after a restart agrees, because removing
@@ -83,13 +97,7 @@ func TestReAddedWindowRuleStartsAfresh(t *testing.T) {
 
 	// A new worker restores the state, then an event two hours on closes
 	// the window.
-	cfg.Reg, cfg.Stats = prometheus.NewRegistry(), &Stats{}
-	stop = startRun(t, cfg)
-	produce(t, b, "clickstream", eventRecords(genEvents(4, 2, 1, start.Add(2*time.Hour), time.Second))...)
-	waitFor(t, 30*time.Second, "the window closed", settled(cfg.Stats, 2))
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
+	closeAfterRestart(t, b, cfg, genEvents(4, 2, 1, start.Add(2*time.Hour), time.Second))
 	want := map[string]int{}
 	for _, e := range second {
 		want[e.user]++
@@ -150,13 +158,7 @@ func TestReAddedCombiningRuleStartsAfresh(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cfg.Reg, cfg.Stats = prometheus.NewRegistry(), &Stats{}
-	stop = startRun(t, cfg)
-	produce(t, b, "clickstream", eventRecords(on(1, genEvents(6, 1, 1, start.Add(5*time.Minute), time.Second)))...)
-	waitFor(t, 30*time.Second, "the window closed", settled(cfg.Stats, 1))
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
+	closeAfterRestart(t, b, cfg, on(1, genEvents(6, 1, 1, start.Add(5*time.Minute), time.Second)))
 	want := map[string]int{}
 	for _, e := range after {
 		want[e.name]++

@@ -361,9 +361,7 @@ func (w *worker) txn(ctx context.Context, fs kgo.Fetches) error {
 	if procErr != nil && ctx.Err() != nil {
 		// Shutting down mid-restore: abort this transaction and stop cleanly;
 		// the next owner starts from the last commit.
-		endCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.TransactionTimeout)
-		defer cancel()
-		_, _ = w.sess.End(endCtx, kgo.TryAbort)
+		_, _ = w.end(ctx, kgo.TryAbort)
 		return nil
 	}
 	if w.crash("before-commit") {
@@ -373,10 +371,7 @@ func (w *worker) txn(ctx context.Context, fs kgo.Fetches) error {
 	if procErr != nil || w.sink.failed() {
 		try = kgo.TryAbort
 	}
-	// Finish the transaction even when ctx is cancelled: shutdown commits.
-	endCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.TransactionTimeout)
-	defer cancel()
-	committed, err := w.sess.End(endCtx, try)
+	committed, err := w.end(ctx, try)
 	if err == nil && w.sink.inflight.Load() == 0 {
 		recycle(fs) // the transaction is over: nothing refers to its input any more
 	}
@@ -399,6 +394,14 @@ func (w *worker) txn(ctx context.Context, fs kgo.Fetches) error {
 	}
 	w.rollback()
 	return nil
+}
+
+// end ends the open transaction. It finishes even when ctx is cancelled
+// (shutdown commits), within the transaction timeout.
+func (w *worker) end(ctx context.Context, try kgo.TransactionEndTry) (committed bool, err error) {
+	endCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.TransactionTimeout)
+	defer cancel()
+	return w.sess.End(endCtx, try)
 }
 
 // prepare restores, before the transaction opens (so a long restore
