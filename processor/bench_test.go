@@ -113,8 +113,10 @@ type nopSink struct{ n int }
 func (s *nopSink) Output(*rule.Rule, []byte, []byte) { s.n++ }
 func (s *nopSink) Late(*rule.Rule, string)           {}
 func (s *nopSink) Error(*rule.Rule, error)           {}
+func (s *nopSink) At(int)                            {}
 
-// BenchmarkEngine measures decode + rules, no Kafka: one op is one event.
+// BenchmarkEngine measures decode + rules, no Kafka, as the worker runs
+// them (chunks of chunkEvents, rule by rule): one op is one event.
 func BenchmarkEngine(b *testing.B) {
 	for _, which := range []string{"filter", "tumbling", "20rules"} {
 		b.Run(which, func(b *testing.B) {
@@ -125,17 +127,22 @@ func BenchmarkEngine(b *testing.B) {
 				b.Fatal(err)
 			}
 			task, sink := rule.NewTask(rules), &nopSink{}
-			codec := rules[0].Codec
-			rec := codec.New()
+			d := newDecoded(rules[0].Codec)
 			m := benchutil.Start(b)
 			b.ReportAllocs()
-			for i := 0; i < b.N; i++ {
-				raw := evs[i%len(evs)]
-				if err := codec.DecodeInto(raw, rec); err != nil {
-					b.Fatal(err)
+			for i := 0; i < b.N; i += chunkEvents {
+				chunk := d.evs[:0]
+				for j := i; j < min(i+chunkEvents, b.N); j++ {
+					raw := evs[j%len(evs)]
+					rec := d.slot(len(chunk))
+					if err := d.codec.DecodeInto(raw, rec); err != nil {
+						b.Fatal(err)
+					}
+					chunk = append(chunk, rule.Event{Rec: rec, Time: d.codec.EventTime(rec), Raw: raw})
 				}
-				task.Process(rec, codec.EventTime(rec), raw, nil, sink)
-				if i%1000 == 999 {
+				d.evs = chunk
+				task.ProcessBatch(chunk, sink)
+				if i/chunkEvents%2 == 1 {
 					task.Advance(sink, time.Time{})
 				}
 			}

@@ -152,9 +152,8 @@ func (w *worker) apply(ctx context.Context, rs *ruleSet) error {
 		}
 		pt.task = t
 		pt.marked = nil // markers go again, under the rules' current definitions
-		if c := rs.codecs[k.topic]; c != nil && pt.codec == nil {
-			pt.codec, pt.rec = c, c.New()
-			pt.recVal = reflectElem(pt.rec)
+		if c := rs.codecs[k.topic]; c != nil && pt.dec.codec == nil {
+			pt.dec = newDecoded(c)
 		}
 	}
 	for k, ct := range w.combs {

@@ -3,7 +3,6 @@ package processor
 import (
 	"cmp"
 	"context"
-	"reflect"
 	"slices"
 
 	"golang.org/x/sync/errgroup"
@@ -148,13 +147,9 @@ func (w *worker) hasState(k tp) bool {
 // newTask returns the empty task of a source partition; the caller
 // restores it.
 func (w *worker) newTask(k tp) *partTask {
-	pt := &partTask{tp: k, task: rule.NewTask(w.rs.byTopic[k.topic]), codec: w.rs.codecs[k.topic], lastSeen: w.cfg.now()}
+	pt := &partTask{tp: k, task: rule.NewTask(w.rs.byTopic[k.topic]), dec: newDecoded(w.rs.codecs[k.topic]), lastSeen: w.cfg.now()}
 	pt.task.TrackChanges()
 	pt.task.SendPartials()
 	pt.task.Repartition()
-	if pt.codec != nil {
-		pt.rec = pt.codec.New()
-		pt.recVal = reflect.ValueOf(pt.rec).Elem()
-	}
 	return pt
 }

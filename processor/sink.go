@@ -16,8 +16,9 @@ import (
 // until the transaction commits.
 type txnSink struct {
 	w        *worker
-	cur      *kgo.Record // the input record being processed (nil: window closes)
-	part     int32       // the input partition
+	cur      *kgo.Record   // the input record being processed (nil: window closes)
+	chunk    []*kgo.Record // the records of the events handleChunk passes the rules (At)
+	part     int32         // the input partition
 	topics   map[string]*outTopic
 	consumed map[string]int64
 	dead     map[string]int64
@@ -156,6 +157,9 @@ func (s *txnSink) produced() map[string]int64 {
 	}
 	return m
 }
+
+// At makes the chunk's i-th record the one being processed.
+func (s *txnSink) At(i int) { s.cur = s.chunk[i] }
 
 func (s *txnSink) Output(r *rule.Rule, key, value []byte) {
 	rec := s.arena.record()

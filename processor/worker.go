@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"strconv"
 	"sync"
 	"time"
@@ -17,7 +16,6 @@ import (
 	"github.com/sluicehq/sluice/internal/kclient"
 	"github.com/sluicehq/sluice/internal/telemetry"
 	"github.com/sluicehq/sluice/processor/rule"
-	"github.com/sluicehq/sluice/schema"
 )
 
 // errCrashed is what Run returns when a test's crash hook dropped the client.
@@ -28,14 +26,12 @@ type tp struct {
 	part  int32
 }
 
-// partTask is the work of one source partition: its rules' state and a
-// record reused for every event (decoded once, shared by all rules).
+// partTask is the work of one source partition: its rules' state and the
+// records its events are decoded into.
 type partTask struct {
 	tp       tp
 	task     *rule.Task
-	codec    *schema.Codec
-	rec      any
-	recVal   reflect.Value
+	dec      decoded          // the records of a chunk, decoded once, shared by all rules
 	lastSeen time.Time        // wall time of the last event
 	seenET   time.Time        // the latest event time at lastSeen (events only, not idle moves)
 	marked   map[string]int64 // last watermark sent to each combining rule's combiners
@@ -337,9 +333,11 @@ func (w *worker) txn(ctx context.Context, fs kgo.Fetches) error {
 			return
 		}
 		w.sink.part = p.Partition
-		for _, r := range p.Records {
-			w.handle(pt, r)
-			n++
+		for recs := p.Records; len(recs) > 0; {
+			c := recs[:min(len(recs), chunkEvents)]
+			recs = recs[len(c):]
+			w.handleChunk(pt, c)
+			n += int64(len(c))
 			if w.crash("mid-batch") {
 				crashed = true
 				return
@@ -444,20 +442,6 @@ func (w *worker) crash(at string) bool {
 	}
 	w.sess.Client().Close()
 	return true
-}
-
-// handle decodes one record once and runs every rule of its source on it.
-func (w *worker) handle(pt *partTask, r *kgo.Record) {
-	w.sink.cur = r
-	if len(pt.task.Rules) == 0 {
-		return
-	}
-	pt.recVal.SetZero()
-	if err := pt.codec.DecodeInto(r.Value, pt.rec); err != nil {
-		w.sink.deadLetter(r, err.Error(), "", "invalid")
-		return
-	}
-	pt.task.Process(pt.rec, pt.codec.EventTime(pt.rec), r.Value, r.Key, &w.sink)
 }
 
 // tick moves idle partitions' clocks, closes windows and writes the state
@@ -576,5 +560,3 @@ func (w *worker) rollback() {
 	w.tasks, w.combs, w.gathers = map[tp]*partTask{}, map[tp]*combTask{}, map[tp]*gatherTask{}
 	w.sink.reset()
 }
-
-func reflectElem(rec any) reflect.Value { return reflect.ValueOf(rec).Elem() }
