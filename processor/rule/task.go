@@ -23,14 +23,15 @@ type Counts struct {
 
 // Task runs the rules of one source over one input partition's events, in
 // order. Decode each event once (with any of the rules' codecs: rules of
-// one schema share the record type) and hand it to Process.
+// one schema share the record type) and hand it to Process, or a chunk of
+// them to ProcessBatch.
 type Task struct {
 	Rules   []*Rule
 	Windows []*Windows // parallel to Rules; nil for a filter
 	Counts  []Counts   // parallel to Rules
 	ev      Eval
-	forward []bool // parallel to Rules: events go to the owner (Repartition)
-	one     [1]Event
+	forward []bool   // parallel to Rules: events go to the owner (Repartition)
+	one     [1]Event // Process's batch
 	single  oneEvent
 }
 
