@@ -24,6 +24,7 @@ import (
 func TestCrashRecoveryIsExactlyOnce(t *testing.T) {
 	const parts = 3
 	recs, rules, outputs := eosFixture(t, parts)
+	fired := map[string]int{} // crashes by where they happened
 	run := func(crashes int) map[string][]string {
 		b := startBroker(t, parts, "clickstream")
 		produce(t, b, "clickstream", recs...)
@@ -39,12 +40,13 @@ func TestCrashRecoveryIsExactlyOnce(t *testing.T) {
 			if left == 0 {
 				return false
 			}
-			p := 1.0 / 150
-			if at == "before-commit" {
-				p = 1.0 / 4
-			}
+			// mid-batch comes after each internal record, after-chunk
+			// after each chunk of a source partition's records (here at
+			// most 97: MaxPollRecords), before-commit once a transaction.
+			p := map[string]float64{"mid-batch": 1.0 / 150, "after-chunk": 1.0 / 6, "before-commit": 1.0 / 4}[at]
 			if crng.Float64() < p {
 				left--
+				fired[at]++
 				return true
 			}
 			return false
@@ -104,7 +106,10 @@ func TestCrashRecoveryIsExactlyOnce(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("outputs compared: %v", counts(want))
+	if fired["after-chunk"] == 0 || fired["before-commit"] == 0 {
+		t.Errorf("crashes happened only at some points: %v", fired)
+	}
+	t.Logf("outputs compared: %v; crashes: %v", counts(want), fired)
 }
 
 func counts(m map[string][]string) map[string]int {

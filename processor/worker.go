@@ -338,7 +338,7 @@ func (w *worker) txn(ctx context.Context, fs kgo.Fetches) error {
 			recs = recs[len(c):]
 			w.handleChunk(pt, c)
 			n += int64(len(c))
-			if w.crash("mid-batch") {
+			if w.crash("after-chunk") {
 				crashed = true
 				return
 			}
