@@ -3,7 +3,6 @@ package rule
 import (
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"testing"
 	"time"
 )
@@ -103,26 +102,22 @@ func TestProcessBatchMatchesProcess(t *testing.T) {
 			}
 		}
 		for _, r := range rules {
-			if !slices.Equal(got.got[r.Name], want.got[r.Name]) {
-				t.Errorf("chunks of %d: rule %s sent %d calls, event by event %d; first difference:\n%s", size, r.Name,
-					len(got.got[r.Name]), len(want.got[r.Name]), firstDiff(got.got[r.Name], want.got[r.Name]))
+			g, w := got.got[r.Name], want.got[r.Name]
+			if i := firstUnequal(g, w); i >= 0 {
+				t.Errorf("chunks of %d: rule %s sent %d calls, event by event %d; call %d:\n  got:  %q\n  want: %q",
+					size, r.Name, len(g), len(w), i, g[i:min(i+1, len(g))], w[i:min(i+1, len(w))])
 			}
 		}
 	}
 }
 
-func firstDiff(got, want []string) string {
-	for i := range max(len(got), len(want)) {
-		var g, w string
-		if i < len(got) {
-			g = got[i]
-		}
-		if i < len(want) {
-			w = want[i]
-		}
-		if g != w {
-			return fmt.Sprintf("  got:  %s\n  want: %s", g, w)
+// firstUnequal is the first index where a and b differ, -1 if they are
+// equal.
+func firstUnequal(a, b []string) int {
+	for i := range max(len(a), len(b)) {
+		if i >= len(a) || i >= len(b) || a[i] != b[i] {
+			return i
 		}
 	}
-	return ""
+	return -1
 }
