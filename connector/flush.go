@@ -96,9 +96,14 @@ func (s *sink) flush(ctx context.Context, ps *partState, reason string) error {
 	}
 	if err := s.commit(ctx, map[string]map[int32]kgo.EpochOffset{
 		ps.tp.topic: {ps.tp.partition: {Epoch: ps.epoch, Offset: ps.next}}}); err != nil {
-		// The files are durable; a replay rewrites them under the same names.
-		s.cfg.Log.Warn("commit failed after a durable flush; a replay will rewrite the same objects",
-			"topic", ps.tp.topic, "partition", ps.tp.partition, "offset", ps.next, "err", err)
+		// The files are durable, and a replay from the last commit (this
+		// batch's start) rewrites them under the same names. But only if
+		// nothing past this batch is written first: a later batch's files
+		// are named from offsets the replay does not start at, and would
+		// stay beside the replay's files, duplicating their records. So
+		// stop here and leave the batch to the replay.
+		return fmt.Errorf("committing %s[%d] at %d after a durable flush (the next run replays the batch): %w",
+			ps.tp.topic, ps.tp.partition, ps.next, err)
 	}
 	for _, k := range keys {
 		if ps.files[k].pq != nil {

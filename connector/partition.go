@@ -64,6 +64,13 @@ func (s *sink) add(ps *partState, r *kgo.Record) error {
 	arrival := hourOf(r.Timestamp, s.cfg.loc)
 
 	rec, derr := ps.table.decode(r.Value)
+	if derr == nil && s.cfg.PartitionBy == "event-time" && ps.table.codec.EventTime(rec).IsZero() {
+		// The schema lets the event time be absent, but an event-time folder
+		// needs one: as Firehose does with a missing partition key, the
+		// record goes to the error output rather than to year=0001, which
+		// no query reads.
+		derr = fmt.Errorf("no %s (an optional column) to pick the event-time folder from; use --partition-by arrival-time to keep such records as rows", ps.table.codec.Schema.EventTime)
+	}
 	if derr != nil {
 		f, err := s.file(ps, folderKey{kind: kindErrors, hour: arrival}, r.Offset)
 		if err != nil {

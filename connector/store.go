@@ -30,6 +30,8 @@ type store struct {
 	backoff time.Duration // cap of the retry backoff
 	log     *slog.Logger
 	onRetry func()
+	sync    func(path string) error // fsync of a file or directory (tests watch it)
+	durable map[string]bool         // local folders whose own entry is already synced
 
 	partSize int // S3 multipart threshold and part size
 }
@@ -66,7 +68,7 @@ func openStore(ctx context.Context, cfg *Config) (*store, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &store{timeout: cfg.StoreTimeout, backoff: cfg.RetryBackoff, log: cfg.Log, partSize: 16 << 20}
+	st := &store{timeout: cfg.StoreTimeout, backoff: cfg.RetryBackoff, log: cfg.Log, partSize: 16 << 20, sync: syncPath}
 	if cfg.hooks != nil && cfg.hooks.partSize > 0 {
 		st.partSize = cfg.hooks.partSize
 	}
@@ -149,7 +151,7 @@ func (s *store) putOnce(ctx context.Context, key string, data *chunks, contentTy
 		return err
 	}
 	if s.dir != "" {
-		return syncPath(filepath.Join(s.dir, filepath.FromSlash(key)))
+		return s.sync(filepath.Join(s.dir, filepath.FromSlash(key)))
 	}
 	return nil
 }
@@ -157,6 +159,10 @@ func (s *store) putOnce(ctx context.Context, key string, data *chunks, contentTy
 // syncDirs makes the directory entries of keys durable, once per folder.
 // fileblob renames without fsync, and offsets must not be committed for a
 // file a power loss could still take away; put already synced the data.
+// fileblob also creates missing folders (a new hour is year=, month=, day=,
+// hour=) without syncing their parents, so the entry of each new folder is
+// made durable too, walking up to the root until a folder already known
+// durable.
 func (s *store) syncDirs(keys []string) error {
 	if s.dir == "" {
 		return nil
@@ -168,9 +174,40 @@ func (s *store) syncDirs(keys []string) error {
 			continue
 		}
 		done[d] = true
-		if err := syncPath(d); err != nil {
+		if err := s.sync(d); err != nil {
 			return err
 		}
+		if err := s.syncAncestors(d, done); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// maxDurableDirs bounds the folders remembered as durable; forgetting one
+// only costs a sync more.
+const maxDurableDirs = 4096
+
+// syncAncestors makes the entry of d and of each folder above it, up to the
+// root, durable by syncing their parents. Folders done once stay durable,
+// so they are remembered and skipped later. done holds the folders already
+// synced by this call.
+func (s *store) syncAncestors(d string, done map[string]bool) error {
+	if s.durable == nil || len(s.durable) > maxDurableDirs {
+		s.durable = map[string]bool{}
+	}
+	for ; d != s.dir && !s.durable[d]; d = filepath.Dir(d) {
+		parent := filepath.Dir(d)
+		if parent == d { // not under the root: nothing more to do
+			return nil
+		}
+		if !done[parent] {
+			done[parent] = true
+			if err := s.sync(parent); err != nil {
+				return err
+			}
+		}
+		s.durable[d] = true
 	}
 	return nil
 }
