@@ -14,10 +14,9 @@ func newCatalogCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "catalog",
 		Short: "Table definitions for Athena and Glue over the lake the sink writes",
-		Args:  noArgs,
 	}
 	c.AddCommand(newCatalogDDLCmd())
-	return c
+	return group(c)
 }
 
 func newCatalogDDLCmd() *cobra.Command {

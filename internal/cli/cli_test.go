@@ -69,3 +69,22 @@ func TestEnvAndConfigFile(t *testing.T) {
 		t.Fatalf("unknown config key: exit %d, %q", code, stderr)
 	}
 }
+
+// A misspelt subcommand of a command group must fail, not print the group's
+// help and exit 0: in CI, 'sluice rules tset' would otherwise pass without
+// running a single test.
+func TestUnknownSubcommandFails(t *testing.T) {
+	for _, args := range [][]string{{"rules", "tset", "rules"}, {"schema", "infr", "x"}, {"catalog", "dll"}} {
+		code, _, stderr := run(args...)
+		if code != 2 || !strings.Contains(stderr, `unknown command "`+args[1]+`"`) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
+		}
+	}
+	if code, _, stderr := run("rules", "tset"); !strings.Contains(stderr, `did you mean "test"`) {
+		t.Errorf("rules tset: exit %d, stderr %q (want a suggestion)", code, stderr)
+	}
+	// The group alone still shows its help.
+	if code, out, _ := run("rules"); code != 0 || !strings.Contains(out, "Available Commands") {
+		t.Errorf("rules: exit %d, stdout %q", code, out)
+	}
+}

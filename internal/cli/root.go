@@ -99,3 +99,24 @@ func noArgs(c *cobra.Command, args []string) error {
 	}
 	return nil
 }
+
+// group makes c, a command that only holds subcommands, fail on an unknown
+// one. cobra prints a group's help and exits 0 for any argument, so a
+// misspelt 'sluice rules tset' in CI would pass without running anything.
+func group(c *cobra.Command) *cobra.Command {
+	c.Args = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
+		if c.SuggestionsMinimumDistance <= 0 {
+			c.SuggestionsMinimumDistance = 2 // cobra sets its default only on the root path
+		}
+		if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += fmt.Sprintf("; did you mean %q?", s[0])
+		}
+		return usageErr(fmt.Errorf("%s (see '%s --help')", msg, c.CommandPath()))
+	}
+	c.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+	return c
+}

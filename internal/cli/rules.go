@@ -24,10 +24,9 @@ func newRulesCmd() *cobra.Command {
 		Short: "Test, lint and backtest rule files",
 		Long: `Tools for rule authors: run every rule's inline tests, check rule files
 statically, and run rules over a file of events before deploying them.`,
-		Args: noArgs,
 	}
 	c.AddCommand(newRulesTestCmd(), newRulesLintCmd(), newRulesRunCmd())
-	return c
+	return group(c)
 }
 
 // rulesArgs returns the rules directory a command was given (default

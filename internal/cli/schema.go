@@ -15,10 +15,9 @@ func newSchemaCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "schema",
 		Short: "Work with schema files",
-		Args:  noArgs,
 	}
 	c.AddCommand(newSchemaInferCmd())
-	return c
+	return group(c)
 }
 
 func newSchemaInferCmd() *cobra.Command {
