@@ -88,3 +88,17 @@ func TestUnknownSubcommandFails(t *testing.T) {
 		t.Errorf("rules: exit %d, stdout %q", code, out)
 	}
 }
+
+// --config is a flag like the others, so SLUICE_CONFIG names the file too
+// (a container sets it once instead of editing every command line).
+func TestConfigFileFromEnvironment(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "sluice.yaml")
+	if err := os.WriteFile(cfg, []byte("no_such_flag: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SLUICE_CONFIG", cfg)
+	code, _, stderr := run("rules", "lint", "../../rules")
+	if code != 2 || !strings.Contains(stderr, `unknown key "no_such_flag"`) {
+		t.Fatalf("SLUICE_CONFIG: exit %d, stderr %q (want the file read)", code, stderr)
+	}
+}

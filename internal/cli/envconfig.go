@@ -15,7 +15,7 @@ import (
 // file. Precedence: flag > environment > config file > default.
 func applyEnvAndConfig(c *cobra.Command) error {
 	file := map[string]any{}
-	if path, _ := c.Flags().GetString("config"); path != "" {
+	if path := configPath(c); path != "" {
 		var err error
 		if file, err = readConfigFile(path, c.Name()); err != nil {
 			return usageErr(err)
@@ -52,6 +52,15 @@ func applyEnvAndConfig(c *cobra.Command) error {
 		}
 	}
 	return nil
+}
+
+// configPath is --config, or else SLUICE_CONFIG: the file must be known
+// before the other flags are filled from it.
+func configPath(c *cobra.Command) string {
+	if f := c.Flags().Lookup("config"); f != nil && f.Changed {
+		return f.Value.String()
+	}
+	return os.Getenv("SLUICE_CONFIG")
 }
 
 // readConfigFile returns the top-level keys overlaid with those under the

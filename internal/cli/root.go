@@ -55,7 +55,8 @@ It replaces Kinesis/MSK ingest, Kinesis Data Analytics SQL and Firehose with
 small Go workers: produce/collect -> process (rule files) -> sink (Parquet on S3).
 
 Every flag can also be set from the environment (SLUICE_<FLAG>, dashes as
-underscores, e.g. SLUICE_BROKERS) or from a YAML file given with --config.`,
+underscores, e.g. SLUICE_BROKERS) or from a YAML file given with --config
+(or SLUICE_CONFIG).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
