@@ -45,6 +45,9 @@ as comments. Review the result before using it.`,
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
+			if err := o.Validate(); err != nil {
+				return usageErr(err)
+			}
 			var r io.Reader = c.InOrStdin()
 			if args[0] != "-" {
 				f, err := os.Open(args[0])
