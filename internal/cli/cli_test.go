@@ -102,3 +102,28 @@ func TestConfigFileFromEnvironment(t *testing.T) {
 		t.Fatalf("SLUICE_CONFIG: exit %d, stderr %q (want the file read)", code, stderr)
 	}
 }
+
+// One config file serves every command: a top-level key that some sluice
+// command takes (log-format, brokers, topics) is for those commands, not an
+// error for the others. Keys no command knows, and keys in a command's own
+// section that it does not take, are still errors.
+func TestSharedConfigFile(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "sluice.yaml")
+	write := func(s string) {
+		if err := os.WriteFile(cfg, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("log-format: json\ntopics: [clickstream]\nlint:\n  strict: true\n")
+	if code, out, errs := run("rules", "lint", "../../rules", "--config", cfg); code != 0 || !strings.Contains(out, "0 errors") {
+		t.Fatalf("shared keys: exit %d, %s%s", code, out, errs)
+	}
+	write("log-fromat: json\n")
+	if code, _, errs := run("rules", "lint", "../../rules", "--config", cfg); code != 2 || !strings.Contains(errs, `unknown key "log-fromat"`) {
+		t.Fatalf("misspelt key: exit %d, %q", code, errs)
+	}
+	write("lint:\n  log-format: json\n")
+	if code, _, errs := run("rules", "lint", "../../rules", "--config", cfg); code != 2 || !strings.Contains(errs, `unknown key "log-format"`) {
+		t.Fatalf("key in the command's section that it does not take: exit %d, %q", code, errs)
+	}
+}

@@ -65,7 +65,7 @@ underscores, e.g. SLUICE_BROKERS) or from a YAML file given with --config
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr(fmt.Errorf("%s: %w (see '%s --help')", c.CommandPath(), err, c.CommandPath()))
 	})
-	root.PersistentFlags().String("config", "", "YAML file of flag values (top level, or under the command's name)")
+	root.PersistentFlags().String("config", "", "YAML file of flag values: top-level keys for every command that takes them, keys under a command's name (sink:, lint:) for that command")
 	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
 		if err := applyEnvAndConfig(c); err != nil {
 			return err
