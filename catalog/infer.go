@@ -23,6 +23,21 @@ type InferOptions struct {
 	Zone  string // zone of timestamps written without one; default UTC
 }
 
+// Validate checks the options before any sample is read: a name or zone
+// the schema file cannot hold is the caller's mistake, not the inference's.
+// Empty values take their defaults.
+func (o InferOptions) Validate() error {
+	if o.Name != "" && !identRe.MatchString(o.Name) {
+		return fmt.Errorf("--name %q: must be an identifier (letters, digits, _)", o.Name)
+	}
+	if o.Zone != "" {
+		if _, err := time.LoadLocation(o.Zone); err != nil {
+			return fmt.Errorf("--zone %q: unknown time zone", o.Zone)
+		}
+	}
+	return nil
+}
+
 // Inference is what Infer found.
 type Inference struct {
 	Schema  *schema.Schema
@@ -88,6 +103,9 @@ const maxEnum = 12
 // structs, timestamp formats detected, fields missing or null somewhere
 // marked optional, small closed sets of strings proposed as enums.
 func Infer(r io.Reader, o InferOptions) (*Inference, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
 	if o.Name == "" {
 		o.Name = "events"
 	}

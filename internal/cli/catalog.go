@@ -14,10 +14,9 @@ func newCatalogCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "catalog",
 		Short: "Table definitions for Athena and Glue over the lake the sink writes",
-		Args:  noArgs,
 	}
 	c.AddCommand(newCatalogDDLCmd())
-	return c
+	return group(c)
 }
 
 func newCatalogDDLCmd() *cobra.Command {
@@ -27,6 +26,7 @@ func newCatalogDDLCmd() *cobra.Command {
 		ref      string
 		rulesDir string
 		ruleName string
+		schemas  []string
 	)
 	c := &cobra.Command{
 		Use:   "ddl",
@@ -49,7 +49,7 @@ chain. Partition projection means no partition ever needs registering.`,
   sluice catalog ddl --schema clickstream --location s3://my-lake/events --glue-database lake --glue-region eu-west-1`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			s, err := ddlSchema(ref, rulesDir, ruleName)
+			s, err := ddlSchema(ref, rulesDir, ruleName, schemas)
 			if err != nil {
 				return usageErr(err)
 			}
@@ -74,6 +74,7 @@ chain. Partition projection means no partition ever needs registering.`,
 	f.StringVar(&ref, "schema", "", "schema file or built-in name (or --rules with --rule)")
 	f.StringVar(&rulesDir, "rules", "", "directory of rule files, for --rule")
 	f.StringVar(&ruleName, "rule", "", "the rule whose output table to describe (with --rules)")
+	f.StringSliceVar(&schemas, "schemas", schema.Builtin(), "with --rules: schemas the rules may use as source, as for sluice process")
 	f.StringVar(&o.Location, "location", "", "the sink's --to: s3://bucket/prefix (required)")
 	f.StringVar(&o.Database, "database", "", "database (Glue catalog) to create the table in")
 	f.StringVar(&o.Table, "table", "", "table and folder name (default: the sink's, the topic with non-identifier characters as _)")
@@ -88,7 +89,7 @@ chain. Partition projection means no partition ever needs registering.`,
 
 // ddlSchema is the schema the DDL describes: a schema file or built-in, or
 // the output schema of a rule (a window rule's table has its own columns).
-func ddlSchema(ref, rulesDir, ruleName string) (*schema.Schema, error) {
+func ddlSchema(ref, rulesDir, ruleName string, schemas []string) (*schema.Schema, error) {
 	switch {
 	case ref != "" && (rulesDir != "" || ruleName != ""):
 		return nil, fmt.Errorf("give --schema, or --rules with --rule, not both")
@@ -97,7 +98,13 @@ func ddlSchema(ref, rulesDir, ruleName string) (*schema.Schema, error) {
 	case rulesDir == "" || ruleName == "":
 		return nil, fmt.Errorf("--schema, or --rules with --rule, is required")
 	}
-	rs, err := rule.LoadDir(rulesDir, nil)
+	// The directory loads as sluice process loads it: with the built-ins
+	// alone, one rule on a schema of the user's own would fail them all.
+	sc, err := resolveSchemas(schemas)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := rule.LoadDir(rulesDir, sc)
 	if err != nil {
 		return nil, err
 	}

@@ -69,3 +69,61 @@ func TestEnvAndConfigFile(t *testing.T) {
 		t.Fatalf("unknown config key: exit %d, %q", code, stderr)
 	}
 }
+
+// A misspelt subcommand of a command group must fail, not print the group's
+// help and exit 0: in CI, 'sluice rules tset' would otherwise pass without
+// running a single test.
+func TestUnknownSubcommandFails(t *testing.T) {
+	for _, args := range [][]string{{"rules", "tset", "rules"}, {"schema", "infr", "x"}, {"catalog", "dll"}} {
+		code, _, stderr := run(args...)
+		if code != 2 || !strings.Contains(stderr, `unknown command "`+args[1]+`"`) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
+		}
+	}
+	if code, _, stderr := run("rules", "tset"); !strings.Contains(stderr, `did you mean "test"`) {
+		t.Errorf("rules tset: exit %d, stderr %q (want a suggestion)", code, stderr)
+	}
+	// The group alone still shows its help.
+	if code, out, _ := run("rules"); code != 0 || !strings.Contains(out, "Available Commands") {
+		t.Errorf("rules: exit %d, stdout %q", code, out)
+	}
+}
+
+// --config is a flag like the others, so SLUICE_CONFIG names the file too
+// (a container sets it once instead of editing every command line).
+func TestConfigFileFromEnvironment(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "sluice.yaml")
+	if err := os.WriteFile(cfg, []byte("no_such_flag: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SLUICE_CONFIG", cfg)
+	code, _, stderr := run("rules", "lint", "../../rules")
+	if code != 2 || !strings.Contains(stderr, `unknown key "no_such_flag"`) {
+		t.Fatalf("SLUICE_CONFIG: exit %d, stderr %q (want the file read)", code, stderr)
+	}
+}
+
+// One config file serves every command: a top-level key that some sluice
+// command takes (log-format, brokers, topics) is for those commands, not an
+// error for the others. Keys no command knows, and keys in a command's own
+// section that it does not take, are still errors.
+func TestSharedConfigFile(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "sluice.yaml")
+	write := func(s string) {
+		if err := os.WriteFile(cfg, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("log-format: json\ntopics: [clickstream]\nlint:\n  strict: true\n")
+	if code, out, errs := run("rules", "lint", "../../rules", "--config", cfg); code != 0 || !strings.Contains(out, "0 errors") {
+		t.Fatalf("shared keys: exit %d, %s%s", code, out, errs)
+	}
+	write("log-fromat: json\n")
+	if code, _, errs := run("rules", "lint", "../../rules", "--config", cfg); code != 2 || !strings.Contains(errs, `unknown key "log-fromat"`) {
+		t.Fatalf("misspelt key: exit %d, %q", code, errs)
+	}
+	write("lint:\n  log-format: json\n")
+	if code, _, errs := run("rules", "lint", "../../rules", "--config", cfg); code != 2 || !strings.Contains(errs, `unknown key "log-format"`) {
+		t.Fatalf("key in the command's section that it does not take: exit %d, %q", code, errs)
+	}
+}

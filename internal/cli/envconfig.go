@@ -14,10 +14,10 @@ import (
 // line, first from SLUICE_<FLAG> in the environment, then from the --config
 // file. Precedence: flag > environment > config file > default.
 func applyEnvAndConfig(c *cobra.Command) error {
-	file := map[string]any{}
-	if path, _ := c.Flags().GetString("config"); path != "" {
+	file, own := map[string]any{}, map[string]bool{}
+	if path := configPath(c); path != "" {
 		var err error
-		if file, err = readConfigFile(path, c.Name()); err != nil {
+		if file, own, err = readConfigFile(path, c.Name()); err != nil {
 			return usageErr(err)
 		}
 	}
@@ -46,26 +46,52 @@ func applyEnvAndConfig(c *cobra.Command) error {
 	if firstErr != nil {
 		return firstErr
 	}
-	for k, v := range file {
-		if _, isSection := v.(map[string]any); !used[k] && !isSection {
+	// A top-level key is shared by every command: it may be another
+	// command's flag (log-format for check, topics for process). Only a key
+	// no command takes, or one in this command's own section, is a mistake.
+	for k := range file {
+		if !used[k] && (own[k] || !anyCommandHasFlag(c.Root(), k)) {
 			return usageErr(fmt.Errorf("config file: unknown key %q for %s", k, c.CommandPath()))
 		}
 	}
 	return nil
 }
 
+// anyCommandHasFlag says whether c or a command below it takes --name.
+func anyCommandHasFlag(c *cobra.Command, name string) bool {
+	if c.Flags().Lookup(name) != nil || c.PersistentFlags().Lookup(name) != nil {
+		return true
+	}
+	for _, sub := range c.Commands() {
+		if anyCommandHasFlag(sub, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// configPath is --config, or else SLUICE_CONFIG: the file must be known
+// before the other flags are filled from it.
+func configPath(c *cobra.Command) string {
+	if f := c.Flags().Lookup("config"); f != nil && f.Changed {
+		return f.Value.String()
+	}
+	return os.Getenv("SLUICE_CONFIG")
+}
+
 // readConfigFile returns the top-level keys overlaid with those under the
-// command's own section (e.g. "sink:").
-func readConfigFile(path, section string) (map[string]any, error) {
+// command's own section (e.g. "sink:"), and which keys came from that
+// section.
+func readConfigFile(path, section string) (map[string]any, map[string]bool, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading --config: %w", err)
+		return nil, nil, fmt.Errorf("reading --config: %w", err)
 	}
 	var raw map[string]any
 	if err := yaml.Unmarshal(data, &raw); err != nil {
-		return nil, fmt.Errorf("--config %s: %s", path, yaml.FormatError(err, false, false))
+		return nil, nil, fmt.Errorf("--config %s: %s", path, yaml.FormatError(err, false, false))
 	}
-	out := map[string]any{}
+	out, own := map[string]any{}, map[string]bool{}
 	for k, v := range raw {
 		if _, isSection := v.(map[string]any); !isSection {
 			out[k] = v
@@ -73,10 +99,10 @@ func readConfigFile(path, section string) (map[string]any, error) {
 	}
 	if sec, ok := raw[section].(map[string]any); ok {
 		for k, v := range sec {
-			out[k] = v
+			out[k], own[k] = v, true
 		}
 	}
-	return out, nil
+	return out, own, nil
 }
 
 func configValue(v any) string {

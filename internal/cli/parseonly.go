@@ -26,7 +26,7 @@ func ParseOnlyEnv(args []string, env map[string]string) error {
 	if c == root {
 		return errors.New("no subcommand")
 	}
-	if !c.Runnable() {
+	if !c.Runnable() || c.HasSubCommands() { // a group only shows its help
 		return fmt.Errorf("%s: not a runnable command", c.CommandPath())
 	}
 	if err := c.ParseFlags(rest); err != nil {

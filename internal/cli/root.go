@@ -55,7 +55,8 @@ It replaces Kinesis/MSK ingest, Kinesis Data Analytics SQL and Firehose with
 small Go workers: produce/collect -> process (rule files) -> sink (Parquet on S3).
 
 Every flag can also be set from the environment (SLUICE_<FLAG>, dashes as
-underscores, e.g. SLUICE_BROKERS) or from a YAML file given with --config.`,
+underscores, e.g. SLUICE_BROKERS) or from a YAML file given with --config
+(or SLUICE_CONFIG).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -64,7 +65,7 @@ underscores, e.g. SLUICE_BROKERS) or from a YAML file given with --config.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr(fmt.Errorf("%s: %w (see '%s --help')", c.CommandPath(), err, c.CommandPath()))
 	})
-	root.PersistentFlags().String("config", "", "YAML file of flag values (top level, or under the command's name)")
+	root.PersistentFlags().String("config", "", "YAML file of flag values: top-level keys for every command that takes them, keys under a command's name (sink:, lint:) for that command")
 	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
 		if err := applyEnvAndConfig(c); err != nil {
 			return err
@@ -98,4 +99,25 @@ func noArgs(c *cobra.Command, args []string) error {
 		return usageErr(fmt.Errorf("%s: unexpected argument %q (see '%s --help')", c.CommandPath(), args[0], c.CommandPath()))
 	}
 	return nil
+}
+
+// group makes c, a command that only holds subcommands, fail on an unknown
+// one. cobra prints a group's help and exits 0 for any argument, so a
+// misspelt 'sluice rules tset' in CI would pass without running anything.
+func group(c *cobra.Command) *cobra.Command {
+	c.Args = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
+		if c.SuggestionsMinimumDistance <= 0 {
+			c.SuggestionsMinimumDistance = 2 // cobra sets its default only on the root path
+		}
+		if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += fmt.Sprintf("; did you mean %q?", s[0])
+		}
+		return usageErr(fmt.Errorf("%s (see '%s --help')", msg, c.CommandPath()))
+	}
+	c.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+	return c
 }

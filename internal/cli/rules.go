@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -23,10 +24,9 @@ func newRulesCmd() *cobra.Command {
 		Short: "Test, lint and backtest rule files",
 		Long: `Tools for rule authors: run every rule's inline tests, check rule files
 statically, and run rules over a file of events before deploying them.`,
-		Args: noArgs,
 	}
 	c.AddCommand(newRulesTestCmd(), newRulesLintCmd(), newRulesRunCmd())
-	return c
+	return group(c)
 }
 
 // rulesArgs returns the rules directory a command was given (default
@@ -172,18 +172,8 @@ emitted then. A summary goes to stderr.`,
 			if err != nil {
 				return err
 			}
-			if len(only) > 0 {
-				keep := map[string]bool{}
-				for _, n := range only {
-					keep[n] = true
-				}
-				var sel []*rule.Rule
-				for _, r := range rules {
-					if keep[r.Name] {
-						sel = append(sel, r)
-					}
-				}
-				rules = sel
+			if rules, err = selectRules(rules, only, dir); err != nil {
+				return usageErr(err)
 			}
 			if source == "" {
 				seen := map[string]bool{}
@@ -212,20 +202,15 @@ emitted then. A summary goes to stderr.`,
 				in = f
 			}
 			w := bufio.NewWriterSize(c.OutOrStdout(), 1<<16)
-			defer w.Flush()
 			start := time.Now()
 			res, err := processor.Backtest(rules, source, in, func(r *rule.Rule, key, value []byte) error {
-				if raw {
-					w.Write(value)
-					return w.WriteByte('\n')
-				}
-				k, _ := json.Marshal(string(key))
-				if key == nil {
-					k = []byte("null")
-				}
-				fmt.Fprintf(w, `{"rule":%q,"key":%s,"record":%s}`+"\n", r.Name, k, value)
-				return nil
+				return writeOutput(w, r.Name, key, value, raw)
 			})
+			// Outputs are buffered: a disk that is full or a pipe that is
+			// closed shows only here, and must not end the run with exit 0.
+			if ferr := w.Flush(); err == nil && ferr != nil {
+				err = fmt.Errorf("writing outputs: %w", ferr)
+			}
 			if res != nil {
 				e := c.ErrOrStderr()
 				fmt.Fprintf(e, "read %d events (%d invalid) in %s\n", res.Events, res.Invalid, time.Since(start).Round(time.Millisecond))
@@ -253,4 +238,61 @@ emitted then. A summary goes to stderr.`,
 	f.BoolVar(&raw, "raw", false, "print output records alone, without the rule/key envelope")
 	f.StringSliceVar(&schemas, "schemas", schema.Builtin(), "schemas rules may use as source: built-in names or schema files")
 	return c
+}
+
+// selectRules keeps the rules named in only (all when only is empty). A
+// name no rule has is an error: a misspelt --rule must not quietly run the
+// others, or none.
+func selectRules(rules []*rule.Rule, only []string, dir string) ([]*rule.Rule, error) {
+	if len(only) == 0 {
+		return rules, nil
+	}
+	byName := map[string]*rule.Rule{}
+	for _, r := range rules {
+		byName[r.Name] = r
+	}
+	keep := map[string]bool{}
+	for _, n := range only {
+		if byName[n] == nil {
+			return nil, fmt.Errorf("--rule %s: no such rule in %s", n, dir)
+		}
+		keep[n] = true
+	}
+	var sel []*rule.Rule
+	for _, r := range rules {
+		if keep[r.Name] {
+			sel = append(sel, r)
+		}
+	}
+	return sel, nil
+}
+
+// writeOutput writes one output record as a line of NDJSON, in the
+// rule/key envelope unless raw. A filter passes its input on as it came in,
+// which may span lines (pretty-printed JSON); it is compacted so that each
+// output stays on one line.
+func writeOutput(w *bufio.Writer, name string, key, value []byte, raw bool) error {
+	if bytes.ContainsAny(value, "\r\n") {
+		var b bytes.Buffer
+		if err := json.Compact(&b, value); err != nil {
+			return fmt.Errorf("rule %s: output is not JSON: %w", name, err)
+		}
+		value = b.Bytes()
+	}
+	if !raw {
+		k := []byte("null")
+		if key != nil {
+			k, _ = json.Marshal(string(key))
+		}
+		fmt.Fprintf(w, `{"rule":%q,"key":%s,"record":`, name, k)
+	}
+	w.Write(value)
+	if !raw {
+		w.WriteByte('}')
+	}
+	// A bufio.Writer's error is sticky: checking the last write covers all.
+	if err := w.WriteByte('\n'); err != nil {
+		return fmt.Errorf("writing outputs: %w", err)
+	}
+	return nil
 }

@@ -15,10 +15,9 @@ func newSchemaCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "schema",
 		Short: "Work with schema files",
-		Args:  noArgs,
 	}
 	c.AddCommand(newSchemaInferCmd())
-	return c
+	return group(c)
 }
 
 func newSchemaInferCmd() *cobra.Command {
@@ -46,6 +45,9 @@ as comments. Review the result before using it.`,
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
+			if err := o.Validate(); err != nil {
+				return usageErr(err)
+			}
 			var r io.Reader = c.InOrStdin()
 			if args[0] != "-" {
 				f, err := os.Open(args[0])

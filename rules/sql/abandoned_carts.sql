@@ -1,5 +1,5 @@
 -- SQL twin of ../abandoned_carts.yaml: a session window and HAVING.
--- description: Shopping sessions (events of one user no more than 30 minutes apart) with an AddToCart but no Purchase: carts left behind
+-- description: Shopping sessions (events of one user less than 30 minutes apart) with an AddToCart but no Purchase: carts left behind
 -- output: clickstream.abandoned_carts
 -- allowed_lateness: 1m
 SELECT user_id,
@@ -31,6 +31,12 @@ tests:
       - {timestamp: "2024-01-01 10:31:00", user_id: "u1", event_name: Purchase}
     expect:
       - {user_id: u1, carts: 1, events: 1, window_end: "2024-01-01 10:30:00"}
+  - name: a purchase exactly 30 minutes later is already another session
+    events:
+      - {timestamp: "2024-01-01 10:00:00", user_id: "u1", event_name: AddToCart}
+      - {timestamp: "2024-01-01 10:30:00", user_id: "u1", event_name: Purchase}
+    expect:
+      - {user_id: u1, carts: 1, purchases: 0, events: 1, window_end: "2024-01-01 10:30:00"}
   - name: users are separate
     events:
       - {timestamp: "2024-01-01 10:00:00", user_id: "u1", event_name: AddToCart}

@@ -11,6 +11,10 @@ tests:
     event: {user_id: 7, device_id: mobile, client_event: beer_cart, client_timestamp: "2024-04-23T12:02:20.256387"}
     expect: match
     output: {user_id: 7, client_event: beer_cart, mobile: true, client_timestamp: "2024-04-23T12:02:20.256387"}
+  - name: a checkout click passes too
+    event: {user_id: 8, device_id: tablet, client_event: beer_checkout, client_timestamp: "2024-04-23T12:03:18.864939"}
+    expect: match
+    output: {user_id: 8, client_event: beer_checkout, mobile: false}
   - name: browsing does not
     event: {client_event: beer_products}
     expect: no_match
