@@ -172,7 +172,7 @@ func rowDiff(want, got map[string]any) string {
 			continue
 		}
 		if !sameValue(want[k], g) {
-			fmt.Fprintf(&b, "    %s: expected %v, got %v\n", k, want[k], g)
+			fmt.Fprintf(&b, "    %s: expected %s, got %s\n", k, shown(want[k]), shown(g))
 		}
 	}
 	return b.String()
@@ -187,7 +187,24 @@ func sameValue(w, g any) bool {
 		gt, ok := toTime(g)
 		return ok && wt.Equal(gt)
 	}
-	return fmt.Sprint(w) == fmt.Sprint(g)
+	// A string and a number that print alike are not the same value: the
+	// rule's readers decode one or the other.
+	_, ws := w.(string)
+	_, gs := g.(string)
+	return ws == gs && fmt.Sprint(w) == fmt.Sprint(g)
+}
+
+// shown is v as a test's output shows it: JSON, so a string is quoted and
+// a number is not.
+func shown(v any) string {
+	if t, ok := v.(time.Time); ok {
+		return t.Format(time.RFC3339Nano)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
 }
 
 func toFloat(v any) (float64, bool) {
