@@ -121,3 +121,21 @@ func TestReplayInvalid(t *testing.T) {
 		}
 	})
 }
+
+// A dead-letter topic that cannot be created stops the replay before it
+// writes anything, as a missing topic does: otherwise the run goes on and
+// every invalid event it meets is lost (or fails only at the end).
+func TestReplayDeadLetterTopicNotCreatable(t *testing.T) {
+	// The broker refuses "dead.letters": it collides with "dead_letters"
+	// (Kafka treats '.' and '_' alike in topic names).
+	_, k := startBroker(t, "", "beer_clicks", "dead_letters")
+	stats := &Stats{}
+	err := Replay(context.Background(), ReplayConfig{Kafka: k, Schema: mustSchema(t, "beer_clicks"),
+		Reader: strings.NewReader(mixed), DeadLetterTopic: "dead.letters", DeliveryTimeout: 2 * time.Second, Stats: stats})
+	if err == nil || !strings.Contains(err.Error(), `creating topic "dead.letters"`) {
+		t.Fatalf("err = %v, want the dead-letter topic's creation error", err)
+	}
+	if n := stats.Produced.Load() + stats.Failed.Load(); n != 0 {
+		t.Fatalf("%d records were produced before the error, want none", n)
+	}
+}
