@@ -2,6 +2,7 @@ package producer
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -202,6 +203,33 @@ func (s *EventSource) compileColumn(path string, col *schema.Column) (op, error)
 	}
 	return nil, fmt.Errorf("unknown gen kind %q (want %s)", g.Kind, strings.Join([]string{KindEventTime, KindInsertionTime,
 		KindUser, KindUserIP, KindAlnum, KindHex, KindUUID, KindWeighted, KindChoice, KindInt, KindFloat, KindBool, KindConst, KindSeq}, ", "))
+}
+
+// checkWeights fails on weights for a path that is no scalar column of
+// the schema: a misspelt --weights would otherwise run, in silence, with
+// the schema's own weights.
+func checkWeights(s *schema.Schema, weights map[string]map[string]float64) error {
+	for _, path := range slices.Sorted(maps.Keys(weights)) {
+		if col := columnAt(s.Columns, path); col == nil || col.Type == schema.Struct {
+			return fmt.Errorf("--weights %s: schema %s has no such scalar column (nested ones as parent.child)", path, s.Name)
+		}
+	}
+	return nil
+}
+
+// columnAt finds the column at a dotted path (additional_data.price).
+func columnAt(cols []schema.Column, path string) *schema.Column {
+	name, rest, nested := strings.Cut(path, ".")
+	for i := range cols {
+		if cols[i].Name != name {
+			continue
+		}
+		if !nested {
+			return &cols[i]
+		}
+		return columnAt(cols[i].Fields, rest)
+	}
+	return nil
 }
 
 func defaultGen(path string, col *schema.Column, eventTime string) schema.Gen {

@@ -12,7 +12,8 @@ import (
 // also objects simply written one after another (Firehose adds no
 // delimiter), with any whitespace between them. It only tracks strings and
 // brace depth; each object's syntax and content are the schema codec's to
-// judge.
+// judge. A line that ends inside a string is cut short: the bytes up to
+// the newline are one SyntaxError and reading resumes on the next line.
 type ObjectReader struct {
 	r        io.Reader
 	buf      []byte
@@ -158,7 +159,14 @@ func (o *ObjectReader) Next() (Object, error) {
 			case c == '"':
 				inStr = false
 			case c == '\n':
-				o.line++
+				// A raw newline cannot be in a JSON string: the line was
+				// cut (a crashed writer). End the piece here, or the
+				// flipped string state swallows every line after it.
+				o.pos--
+				data := o.buf[o.start:o.pos]
+				o.start = o.pos
+				return Object{}, &SyntaxError{Offset: off, Line: line, Data: data,
+					Reason: "the line ends inside a JSON string (a cut line?)"}
 			}
 		case c == '"':
 			inStr = true

@@ -53,6 +53,7 @@ func TestObjectReaderEdges(t *testing.T) {
 		{"truncated last", "{\"a\":1}\n{\"b\":", []piece{{`{"a":1}`, 0, 1, ""}, {`{"b":`, 8, 2, "truncated"}}},
 		{"garbage line", "{\"a\":1}\nnot json\n{\"b\":2}\n", []piece{{`{"a":1}`, 0, 1, ""}, {"not json", 8, 2, "expected a JSON object"}, {`{"b":2}`, 17, 3, ""}}},
 		{"empty", " \n ", nil},
+		{"line cut inside a string", "{\"a\":1}\n{\"b\":\"x\n{\"c\":\"}\"}\n", []piece{{`{"a":1}`, 0, 1, ""}, {`{"b":"x`, 8, 2, "inside a JSON string"}, {`{"c":"}"}`, 16, 3, ""}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// One byte at a time too, so buffer refills land everywhere.

@@ -106,6 +106,19 @@ func (c *ReplayConfig) Validate() error {
 	return nil
 }
 
+// prepareTopics fails fast when the topic is missing or, with dead
+// letters on, when the dead-letter topic cannot be created: a run that
+// went on anyway would lose every invalid event it met.
+func prepareTopics(ctx context.Context, cl *kgo.Client, cfg ReplayConfig) error {
+	if err := checkTopics(ctx, cl, 15*time.Second, cfg.Topic); err != nil {
+		return err
+	}
+	if cfg.OnInvalid != OnInvalidDeadLetter {
+		return nil
+	}
+	return ensureTopic(ctx, cl, 15*time.Second, cfg.DeadLetterTopic)
+}
+
 // Replay produces every valid event of the input to the topic (the bytes
 // as read, keyed by the schema's key column) and handles invalid ones as
 // OnInvalid says. It returns after every record is acknowledged or failed.
@@ -134,9 +147,7 @@ func Replay(ctx context.Context, cfg ReplayConfig) error {
 	if err != nil {
 		return err
 	}
-	if err := checkTopics(ctx, cl, 15*time.Second, cfg.Topic); err == nil && cfg.OnInvalid == OnInvalidDeadLetter {
-		err = ensureTopic(ctx, cl, 15*time.Second, cfg.DeadLetterTopic)
-	} else if err != nil {
+	if err := prepareTopics(ctx, cl, cfg); err != nil {
 		cl.Close()
 		return err
 	}

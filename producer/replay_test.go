@@ -121,3 +121,43 @@ func TestReplayInvalid(t *testing.T) {
 		}
 	})
 }
+
+// A dead-letter topic that cannot be created stops the replay before it
+// writes anything, as a missing topic does: otherwise the run goes on and
+// every invalid event it meets is lost (or fails only at the end).
+func TestReplayDeadLetterTopicNotCreatable(t *testing.T) {
+	// The broker refuses "dead.letters": it collides with "dead_letters"
+	// (Kafka treats '.' and '_' alike in topic names).
+	_, k := startBroker(t, "", "beer_clicks", "dead_letters")
+	stats := &Stats{}
+	err := Replay(context.Background(), ReplayConfig{Kafka: k, Schema: mustSchema(t, "beer_clicks"),
+		Reader: strings.NewReader(mixed), DeadLetterTopic: "dead.letters", DeliveryTimeout: 2 * time.Second, Stats: stats})
+	if err == nil || !strings.Contains(err.Error(), `creating topic "dead.letters"`) {
+		t.Fatalf("err = %v, want the dead-letter topic's creation error", err)
+	}
+	if n := stats.Produced.Load() + stats.Failed.Load(); n != 0 {
+		t.Fatalf("%d records were produced before the error, want none", n)
+	}
+}
+
+// An NDJSON line cut inside a string (a writer that crashed mid-line) is
+// one invalid event; the lines after it are still replayed. A raw newline
+// cannot be part of a JSON string, so the reader resynchronises there.
+func TestReplayLineCutInsideString(t *testing.T) {
+	lines := strings.Split(mixed, "\n") // lines 0 and 3 are valid
+	in := lines[0] + "\n" + `{"user_id": 9, "device_id": "tab` + "\n" + lines[3] + "\n" + strings.Replace(lines[0], `"user_id": 1`, `"user_id": 8`, 1) + "\n"
+	_, k := startBroker(t, "", "beer_clicks")
+	stats := &Stats{}
+	err := Replay(context.Background(), ReplayConfig{Kafka: k, Schema: mustSchema(t, "beer_clicks"),
+		From: "cut.ndjson", Reader: strings.NewReader(in), Stats: stats})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Produced.Load() != 4 || stats.Invalid.Load() != 1 {
+		t.Fatalf("produced %d (3 events, 1 dead letter) invalid %d, want 4/1", stats.Produced.Load(), stats.Invalid.Load())
+	}
+	dead := readAll(t, k, "beer_clicks.deadletter", 1, 10*time.Second)
+	if len(dead) != 1 || string(dead[0].Value) != `{"user_id": 9, "device_id": "tab` {
+		t.Fatalf("dead letters %v", dead)
+	}
+}

@@ -38,6 +38,9 @@ func NewEventSource(cfg GenConfig) (*EventSource, error) {
 		return nil, err
 	}
 	s.users = users
+	if err := checkWeights(cfg.Schema, cfg.Weights); err != nil {
+		return nil, err
+	}
 	if s.members, err = s.compileObject("", cfg.Schema.Columns, true); err != nil {
 		return nil, err
 	}

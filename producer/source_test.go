@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -281,5 +282,22 @@ func TestWeightsOverride(t *testing.T) {
 		if !bytes.Contains(v, []byte(`"event_name":"Purchase"`)) {
 			t.Fatalf("weights override ignored: %s", v)
 		}
+	}
+}
+
+// --weights naming no column of the schema (a typo) is an error at start,
+// not a run with the schema's own weights.
+func TestWeightsUnknownColumn(t *testing.T) {
+	s := mustSchema(t, "clickstream")
+	for _, col := range []string{"event_nme", "additional_data"} {
+		_, err := NewEventSource(GenConfig{Schema: s, Seed: 2, Start: t0,
+			Weights: map[string]map[string]float64{col: {"Purchase": 1}}})
+		if err == nil || !strings.Contains(err.Error(), col) {
+			t.Errorf("--weights %s: err = %v, want one naming the column", col, err)
+		}
+	}
+	if _, err := NewEventSource(GenConfig{Schema: s, Seed: 2, Start: t0,
+		Weights: map[string]map[string]float64{"additional_data.product_id": {"5": 1}}}); err != nil {
+		t.Errorf("nested column: %v", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/sluicehq/sluice/producer"
@@ -55,6 +56,9 @@ exits non-zero if any record could not be delivered.`,
 				return usageErr(fmt.Errorf("--schema: %w", err))
 			}
 			gen.Schema, rep.Schema = s, s
+			if err := checkModeFlags(c.Flags(), rep.From != ""); err != nil {
+				return usageErr(err)
+			}
 			if start != "" {
 				if gen.Start, err = parseStart(start); err != nil {
 					return usageErr(err)
@@ -116,6 +120,29 @@ exits non-zero if any record could not be delivered.`,
 	f.StringVar(&rep.DeadLetterTopic, "deadletter-topic", "", "replay: dead-letter topic (default <topic>.deadletter, created if missing)")
 	obs.add(c, "")
 	return c
+}
+
+// Flags only one mode reads; the other would ignore them in silence.
+var (
+	generatorOnly = []string{"duration", "seed", "start", "interval", "users", "user-dist", "zipf-s",
+		"late-fraction", "max-delay", "weights"}
+	replayOnly = []string{"on-invalid", "deadletter-topic"}
+)
+
+// checkModeFlags rejects a flag the chosen mode does not use: a replay
+// given --duration would otherwise run to the end of its input, and one
+// given --seed would look reproducible.
+func checkModeFlags(fs *pflag.FlagSet, replay bool) error {
+	names, why := replayOnly, "applies to replay only (--from)"
+	if replay {
+		names, why = generatorOnly, "applies to the generator only, not with --from"
+	}
+	for _, n := range names {
+		if f := fs.Lookup(n); f != nil && f.Changed {
+			return fmt.Errorf("--%s %s", n, why)
+		}
+	}
+	return nil
 }
 
 func parseStart(s string) (time.Time, error) {

@@ -29,6 +29,11 @@ func TestProduceCommand(t *testing.T) {
 		{[]string{"produce", "--brokers", addr, "--rate", "-1"}, 2, "--rate"},
 		{[]string{"produce", "--brokers", addr, "--weights", "event_name"}, 2, "--weights"},
 		{[]string{"produce", "--brokers", addr, "--from", "x", "--on-invalid", "maybe"}, 2, "--on-invalid"},
+		// Flags of the other mode would be ignored: a replay given
+		// --duration would run to the end of its input.
+		{[]string{"produce", "--brokers", addr, "--schema", "beer_clicks", "--from", fixtures.FirehosePath(t), "--duration", "1s"}, 2, "--duration"},
+		{[]string{"produce", "--brokers", addr, "--schema", "beer_clicks", "--from", fixtures.FirehosePath(t), "--seed", "3"}, 2, "--seed"},
+		{[]string{"produce", "--brokers", addr, "--count", "1", "--on-invalid", "skip"}, 2, "--on-invalid"},
 		{[]string{"collect", "--brokers", addr, "--max-body", "10", "--max-in-flight-bytes", "5"}, 2, "--max-in-flight-bytes"},
 		{[]string{"collect", "--brokers", addr, "--trusted-proxies", "nope"}, 2, "--trusted-proxies"},
 	} {
