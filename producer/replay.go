@@ -16,6 +16,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/kclient"
 	"github.com/sluicehq/sluice/internal/telemetry"
+	"github.com/sluicehq/sluice/internal/jsonstream"
 	"github.com/sluicehq/sluice/schema"
 )
 
@@ -139,7 +140,7 @@ func Replay(ctx context.Context, cfg ReplayConfig) error {
 	if source == "" {
 		source = "-"
 	}
-	in, err := Decompress(in)
+	in, err := jsonstream.Decompress(in)
 	if err != nil {
 		return err
 	}
@@ -164,7 +165,7 @@ func Replay(ctx context.Context, cfg ReplayConfig) error {
 	keyOf := keyExtractor(codec)
 	rec := codec.New()
 	zero := reflect.ValueOf(rec).Elem()
-	rd := NewObjectReader(in, cfg.MaxEventBytes)
+	rd := jsonstream.NewObjectReader(in, cfg.MaxEventBytes)
 	lim := newLimiter(cfg.Rate)
 	var (
 		runErr error
@@ -203,7 +204,7 @@ func Replay(ctx context.Context, cfg ReplayConfig) error {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		var se *SyntaxError
+		var se *jsonstream.SyntaxError
 		if errors.As(err, &se) {
 			events++
 			if !invalid(se.Offset, se.Line, se.Reason, se.Data) {

@@ -1,4 +1,4 @@
-package producer
+package jsonstream
 
 import (
 	"bufio"
@@ -59,7 +59,10 @@ func NewObjectReader(r io.Reader, maxBytes int) *ObjectReader {
 }
 
 // Decompress returns r, gunzipped when it starts with the gzip magic bytes
-// (concatenated gzip members are read as one stream).
+// (concatenated gzip members are read as one stream), and without a
+// leading UTF-8 byte-order mark (some Windows tools write one), which
+// would otherwise make the first line, or a whole Firehose file without
+// newlines, one bad piece.
 func Decompress(r io.Reader) (io.Reader, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	magic, err := br.Peek(2)
@@ -71,7 +74,10 @@ func Decompress(r io.Reader) (io.Reader, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading gzip header: %w", err)
 		}
-		return zr, nil
+		br = bufio.NewReaderSize(zr, 64<<10)
+	}
+	if bom, _ := br.Peek(3); string(bom) == "\xef\xbb\xbf" {
+		_, _ = br.Discard(3)
 	}
 	return br, nil
 }

@@ -1,4 +1,4 @@
-package producer
+package jsonstream
 
 import (
 	"bytes"
@@ -96,13 +96,17 @@ func TestDecompress(t *testing.T) {
 		_, _ = w.Write([]byte(part))
 		_ = w.Close()
 	}
-	for _, in := range [][]byte{gz.Bytes(), []byte("{\"a\":1}\n{\"b\":2}")} {
+	var gzBOM bytes.Buffer
+	w := gzip.NewWriter(&gzBOM)
+	_, _ = w.Write([]byte("\xef\xbb\xbf{\"a\":1}{\"b\":2}"))
+	_ = w.Close()
+	for _, in := range [][]byte{gz.Bytes(), []byte("{\"a\":1}\n{\"b\":2}"), []byte("\xef\xbb\xbf{\"a\":1}\n{\"b\":2}"), gzBOM.Bytes()} {
 		r, err := Decompress(bytes.NewReader(in))
 		if err != nil {
 			t.Fatal(err)
 		}
 		got, err := readPieces(t, r, 0)
-		if err != nil || len(got) != 2 || got[1].data != `{"b":2}` {
+		if err != nil || len(got) != 2 || got[0].data != `{"a":1}` || got[1].data != `{"b":2}` {
 			t.Fatalf("got %+v, %v", got, err)
 		}
 	}
