@@ -1,30 +1,40 @@
 package processor
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/jsonstream"
 	"github.com/sluicehq/sluice/processor/rule"
 )
 
-// ReadEvents calls fn with each JSON value in r: newline-delimited JSON and
-// Firehose-style concatenated objects ({...}{...}, no delimiter) alike.
-func ReadEvents(r io.Reader, fn func(raw []byte) error) error {
-	dec := json.NewDecoder(bufio.NewReaderSize(r, 1<<20))
-	for n := 1; ; n++ {
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return fmt.Errorf("reading event %d: %w", n, err)
+// ReadEvents calls fn with each JSON object in r, as `sluice produce
+// --from` reads them: newline-delimited JSON and Firehose-style
+// concatenated objects ({...}{...}, no delimiter), gzipped or not. A piece
+// that is not an object goes to bad and reading goes on. raw is valid only
+// during the call.
+func ReadEvents(r io.Reader, fn func(raw []byte) error, bad func(error)) error {
+	in, err := jsonstream.Decompress(r)
+	if err != nil {
+		return err
+	}
+	rd := jsonstream.NewObjectReader(in, 0)
+	for {
+		obj, err := rd.Next()
+		var se *jsonstream.SyntaxError
+		switch {
+		case errors.Is(err, io.EOF):
+			return nil
+		case errors.As(err, &se):
+			bad(se)
+			continue
+		case err != nil:
+			return fmt.Errorf("reading events: %w", err)
 		}
-		if err := fn(raw); err != nil {
+		if err := fn(obj.Data); err != nil {
 			return err
 		}
 	}
@@ -63,19 +73,25 @@ func Backtest(rules []*rule.Rule, source string, r io.Reader, out func(r *rule.R
 	task := rule.NewTask(use)
 	codec := use[0].Codec
 	s := &backtestSink{res: res, out: out}
+	invalid := func(err error) {
+		res.Invalid++
+		if len(res.FirstInvalid) < 5 {
+			res.FirstInvalid = append(res.FirstInvalid, fmt.Sprintf("event %d: %v", res.Events, err))
+		}
+	}
 	err := ReadEvents(r, func(raw []byte) error {
 		res.Events++
 		rec, err := codec.Decode(raw)
 		if err != nil {
-			res.Invalid++
-			if len(res.FirstInvalid) < 5 {
-				res.FirstInvalid = append(res.FirstInvalid, fmt.Sprintf("event %d: %v", res.Events, err))
-			}
+			invalid(err)
 			return nil
 		}
 		task.Process(rec, codec.EventTime(rec), raw, nil, s)
 		task.Advance(s, time.Time{})
 		return s.err
+	}, func(err error) {
+		res.Events++ // not JSON: counted and skipped, as the worker dead-letters it
+		invalid(err)
 	})
 	if err != nil {
 		return res, err

@@ -60,13 +60,14 @@ type decoded struct {
 func decodeAll(b *testing.B, r *rule.Rule, in []byte) []decoded {
 	var out []decoded
 	err := processor.ReadEvents(bytes.NewReader(in), func(raw []byte) error {
+		raw = bytes.Clone(raw)
 		rec, err := r.Codec.Decode(raw)
 		if err != nil {
 			return err
 		}
 		out = append(out, decoded{raw: raw, rec: rec, et: r.Codec.EventTime(rec)})
 		return nil
-	})
+	}, func(err error) { b.Fatal(err) })
 	if err != nil {
 		b.Fatal(err)
 	}

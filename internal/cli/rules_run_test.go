@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"os"
@@ -84,5 +85,33 @@ func TestRulesRunFailsWhenOutputCannotBeWritten(t *testing.T) {
 		if code != 1 || !strings.Contains(errb.String(), "no space left on device") {
 			t.Fatalf("%s: exit %d, stderr %q", raw, code, errb.String())
 		}
+	}
+}
+
+// rules run reads files as produce --from does: gzipped, after a
+// byte-order mark, and past pieces that are not JSON objects (a garbage
+// line, a line cut inside a string), which are counted as invalid.
+func TestRulesRunReadsWhatProduceReads(t *testing.T) {
+	var one bytes.Buffer
+	if err := json.Compact(&one, []byte(prettyEvent)); err != nil {
+		t.Fatal(err)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte("\xef\xbb\xbf" + one.String() + "\nnot json\n{\"timestamp\": \"2024-01-0\n" + one.String() + "\n"))
+	zw.Close()
+	in := filepath.Join(t.TempDir(), "events.json.gz")
+	if err := os.WriteFile(in, gz.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := run("rules", "run", "--rules", "../../rules", "--rule", "high_intent_views", "--raw", "--from", in)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if out != one.String()+"\n"+one.String()+"\n" {
+		t.Errorf("outputs %q, want the two valid events", out)
+	}
+	if !strings.Contains(errs, "read 4 events (2 invalid)") || !strings.Contains(errs, "line 3") {
+		t.Errorf("summary %q, want 4 events, 2 invalid, the cut line named", errs)
 	}
 }
