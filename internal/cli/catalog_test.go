@@ -8,9 +8,10 @@ import (
 )
 
 // A rules directory that sluice process runs with --schemas (a schema of
-// the user's own) must also work with catalog ddl --rules: the rule's
-// output table, and any other rule's, is described from the same schemas.
-func TestCatalogDDLRulesWithOwnSchema(t *testing.T) {
+// the user's own) must also work with catalog ddl --rules and sink
+// --rules: the rule's output table, and any other rule's, is described
+// from the same schemas.
+func TestRulesWithOwnSchemaInCatalogAndSink(t *testing.T) {
 	dir := t.TempDir()
 	orders := filepath.Join(dir, "orders.yaml")
 	os.WriteFile(orders, []byte("name: orders\ntopic: orders\nevent_time: ts\ncolumns:\n  - {name: ts, type: timestamp}\n  - {name: amount, type: float}\n"), 0o644)
@@ -28,5 +29,9 @@ func TestCatalogDDLRulesWithOwnSchema(t *testing.T) {
 		if code != 0 || !strings.Contains(out, "CREATE EXTERNAL TABLE") {
 			t.Errorf("--rule %s: exit %d, stderr %q", name, code, errs)
 		}
+	}
+	tables, err := sinkTables([]string{"orders.big", "clickstream.events_per_minute"}, nil, rules, []string{"clickstream", orders})
+	if err != nil || len(tables) != 2 || tables[0].Schema.Column("amount") == nil || tables[1].Schema.Column("window_start") == nil {
+		t.Fatalf("sink --rules: %v, %+v", err, tables)
 	}
 }

@@ -20,6 +20,7 @@ func newSinkCmd() *cobra.Command {
 		obs     obsFlags
 		topics  []string
 		schemas []string
+		sources []string // with --rules: the schemas rules may read
 		rules   string
 		size    = byteSize(128 << 20)
 		budget  = byteSize(512 << 20)
@@ -58,7 +59,7 @@ Credentials come from the standard AWS chain (environment, profile, IRSA).`,
       --to 's3://lake/raw?endpoint=http://minio:9000&use_path_style=true&region=us-east-1'`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			tables, err := sinkTables(topics, schemas, rules)
+			tables, err := sinkTables(topics, schemas, rules, sources)
 			if err != nil {
 				return usageErr(err)
 			}
@@ -82,6 +83,7 @@ Credentials come from the standard AWS chain (environment, profile, IRSA).`,
 	f.StringSliceVar(&topics, "topics", nil, "topics to write, comma separated (required)")
 	f.StringVar(&rules, "rules", "", "directory of rule files: each rule's output topic gets the rule's output schema")
 	f.StringArrayVar(&schemas, "schema", nil, "TOPIC=FILE|NAME: the schema of a topic (default: the built-in schema of that topic); repeatable")
+	f.StringSliceVar(&sources, "schemas", schema.Builtin(), "with --rules: schemas the rules may use as source, as for sluice process")
 	f.StringVar(&cfg.To, "to", "", "destination: file:///absolute/dir or s3://bucket/prefix?region=..&endpoint=..&use_path_style=true (required)")
 	f.DurationVar(&cfg.FlushInterval, "flush-interval", 60*time.Second, "close a partition's files this long after their first record")
 	f.Var(&size, "flush-size", "close a partition's files when they hold this much (e.g. 128MiB)")
@@ -98,9 +100,10 @@ Credentials come from the standard AWS chain (environment, profile, IRSA).`,
 }
 
 // sinkTables maps each topic to its schema: a --schema flag first, then
-// the output schema of the rule in rulesDir that writes the topic, then the
-// built-in schema of that topic.
-func sinkTables(topics, schemas []string, rulesDir string) ([]connector.Table, error) {
+// the output schema of the rule in rulesDir (loaded with the source
+// schemas sources, as sluice process loads it) that writes the topic, then
+// the built-in schema of that topic.
+func sinkTables(topics, schemas []string, rulesDir string, sources []string) ([]connector.Table, error) {
 	if len(topics) == 0 {
 		return nil, fmt.Errorf("--topics is required")
 	}
@@ -120,7 +123,11 @@ func sinkTables(topics, schemas []string, rulesDir string) ([]connector.Table, e
 	}
 	ruleOut := map[string]*schema.Schema{}
 	if rulesDir != "" {
-		rs, err := rule.LoadDir(rulesDir, nil)
+		sc, err := resolveSchemas(sources)
+		if err != nil {
+			return nil, err
+		}
+		rs, err := rule.LoadDir(rulesDir, sc)
 		if err != nil {
 			return nil, err
 		}

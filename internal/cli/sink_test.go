@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/sluicehq/sluice/schema"
 )
 
 func TestSinkTables(t *testing.T) {
 	tables, err := sinkTables([]string{"clickstream", "clickstream.high_intent_views"},
-		[]string{"clickstream.high_intent_views=clickstream"}, "")
+		[]string{"clickstream.high_intent_views=clickstream"}, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,7 +25,7 @@ func TestSinkTables(t *testing.T) {
 		{{"clickstream"}, {"clickstream=/no/such/file.yaml"}},
 		{nil, nil},
 	} {
-		if _, err := sinkTables(bad[0], bad[1], ""); err == nil {
+		if _, err := sinkTables(bad[0], bad[1], "", nil); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
 	}
@@ -32,14 +34,14 @@ func TestSinkTables(t *testing.T) {
 // A rule's output topic takes the rule's output schema: window results
 // have their own columns.
 func TestSinkTablesFromRules(t *testing.T) {
-	tables, err := sinkTables([]string{"clickstream", "clickstream.events_per_minute"}, nil, "../../rules")
+	tables, err := sinkTables([]string{"clickstream", "clickstream.events_per_minute"}, nil, "../../rules", schema.Builtin())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(tables) != 2 || tables[1].Schema.Column("window_start") == nil || tables[1].Schema.Column("events") == nil {
 		t.Fatalf("%+v", tables)
 	}
-	if _, err := sinkTables([]string{"clickstream.nobody_writes_this"}, nil, "../../rules"); err == nil {
+	if _, err := sinkTables([]string{"clickstream.nobody_writes_this"}, nil, "../../rules", schema.Builtin()); err == nil {
 		t.Fatal("a topic no rule writes got a schema")
 	}
 }
