@@ -25,6 +25,8 @@ func TestBadInputFailsFast(t *testing.T) {
 		{"missing rules", []string{"dev", "--rules", filepath.Join(t.TempDir(), "nope"), "--lake", t.TempDir()}, 2, "--rules"},
 		{"syntax error in a rule", []string{"dev", "--rules", rulesDir, "--lake", t.TempDir()}, 1, "bad.yaml:3:"},
 		{"unknown compression", []string{"process", "--rules", "../../rules", "--compression", "brotli"}, 2, `--compression "brotli": want none, gzip, snappy, lz4 or zstd`},
+		{"zero idle timeout", []string{"process", "--rules", "../../rules", "--idle-timeout", "0"}, 2, "--idle-timeout 0: give a positive duration"},
+		{"zero poll size", []string{"process", "--rules", "../../rules", "--max-poll-records", "0"}, 2, "--max-poll-records 0: give a positive number"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := run(tc.args...)

@@ -37,6 +37,14 @@ Rule file reference: docs/processor.md.`,
 			if cfg.Schemas, err = resolveSchemas(schemas); err != nil {
 				return usageErr(err)
 			}
+			// The library reads 0 as "the default"; on the command line a
+			// 0 the user typed would silently become 1m or 10000.
+			if cfg.IdleTimeout == 0 {
+				return usageErr(fmt.Errorf("--idle-timeout 0: give a positive duration, or a negative one for never"))
+			}
+			if cfg.MaxPollRecords == 0 {
+				return usageErr(fmt.Errorf("--max-poll-records 0: give a positive number"))
+			}
 			if err := cfg.Validate(); err != nil {
 				return usageErr(err)
 			}
