@@ -65,9 +65,9 @@ func (c *Collector) handleEvents(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, http.StatusUnsupportedMediaType, "%v", err)
 		return
 	}
-	enc := r.Header.Get("Content-Encoding")
-	if enc != "" && enc != "identity" && enc != "gzip" {
-		c.fail(w, http.StatusUnsupportedMediaType, "Content-Encoding %q: want gzip or identity", enc)
+	gzipped, err := isGzip(r.Header.Get("Content-Encoding"))
+	if err != nil {
+		c.fail(w, http.StatusUnsupportedMediaType, "%v", err)
 		return
 	}
 	if r.ContentLength > c.cfg.MaxBody {
@@ -77,7 +77,7 @@ func (c *Collector) handleEvents(w http.ResponseWriter, r *http.Request) {
 	// Hold the body's worth of budget before reading it: memory is bounded
 	// by configuration, whatever the clients do.
 	hold := c.cfg.MaxBody
-	if r.ContentLength >= 0 && enc != "gzip" {
+	if r.ContentLength >= 0 && !gzipped {
 		hold = r.ContentLength
 	}
 	if !c.budget.tryAcquire(hold) {
@@ -86,7 +86,7 @@ func (c *Collector) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	defer c.budget.release(hold)
 
-	body, code, err := c.readBody(w, r, enc == "gzip")
+	body, code, err := c.readBody(w, r, gzipped)
 	if err != nil {
 		c.fail(w, code, "%v", err)
 		return
