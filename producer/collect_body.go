@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 
 	json "github.com/goccy/go-json"
 )
@@ -28,6 +29,18 @@ func bodyKind(contentType string) (bool, error) {
 		return true, nil
 	}
 	return false, fmt.Errorf("Content-Type %q: want application/json (an object or an array) or application/x-ndjson", mt)
+}
+
+// isGzip says whether a Content-Encoding means gzip. Codings are
+// case-insensitive (RFC 9110 8.4.1) and x-gzip is gzip (8.4.1.3).
+func isGzip(coding string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(coding)) {
+	case "", "identity":
+		return false, nil
+	case "gzip", "x-gzip":
+		return true, nil
+	}
+	return false, fmt.Errorf("Content-Encoding %q: want gzip or identity", coding)
 }
 
 func (c *Collector) readBody(w http.ResponseWriter, r *http.Request, gz bool) ([]byte, int, error) {

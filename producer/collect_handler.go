@@ -65,9 +65,9 @@ func (c *Collector) handleEvents(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, http.StatusUnsupportedMediaType, "%v", err)
 		return
 	}
-	enc := r.Header.Get("Content-Encoding")
-	if enc != "" && enc != "identity" && enc != "gzip" {
-		c.fail(w, http.StatusUnsupportedMediaType, "Content-Encoding %q: want gzip or identity", enc)
+	gzipped, err := isGzip(r.Header.Get("Content-Encoding"))
+	if err != nil {
+		c.fail(w, http.StatusUnsupportedMediaType, "%v", err)
 		return
 	}
 	if r.ContentLength > c.cfg.MaxBody {
@@ -77,7 +77,7 @@ func (c *Collector) handleEvents(w http.ResponseWriter, r *http.Request) {
 	// Hold the body's worth of budget before reading it: memory is bounded
 	// by configuration, whatever the clients do.
 	hold := c.cfg.MaxBody
-	if r.ContentLength >= 0 && enc != "gzip" {
+	if r.ContentLength >= 0 && !gzipped {
 		hold = r.ContentLength
 	}
 	if !c.budget.tryAcquire(hold) {
@@ -86,7 +86,7 @@ func (c *Collector) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	defer c.budget.release(hold)
 
-	body, code, err := c.readBody(w, r, enc == "gzip")
+	body, code, err := c.readBody(w, r, gzipped)
 	if err != nil {
 		c.fail(w, code, "%v", err)
 		return
@@ -109,17 +109,21 @@ func (c *Collector) handleEvents(w http.ResponseWriter, r *http.Request) {
 	c.ingest(w, r, events)
 }
 
-// batch waits for the broker's answers for one request.
+// batch waits for the broker's answers for one request: its accepted
+// events and the dead letters of its rejected ones.
 type batch struct {
-	wg      sync.WaitGroup
-	failed  atomic.Int64
-	mu      sync.Mutex
-	lastErr error
+	wg       sync.WaitGroup
+	failed   atomic.Int64 // accepted events the broker did not acknowledge
+	dlFailed atomic.Int64 // dead letters the broker did not acknowledge
+	mu       sync.Mutex
+	lastErr  error
 }
 
-func (b *batch) done(_ *kgo.Record, err error) {
+func (b *batch) done(_ *kgo.Record, err error) { b.answer(&b.failed, err) }
+
+func (b *batch) answer(failed *atomic.Int64, err error) {
 	if err != nil {
-		b.failed.Add(1)
+		failed.Add(1)
 		b.mu.Lock()
 		b.lastErr = err
 		b.mu.Unlock()
@@ -128,22 +132,43 @@ func (b *batch) done(_ *kgo.Record, err error) {
 }
 
 func (c *Collector) ingest(w http.ResponseWriter, r *http.Request, events [][]byte) {
-	now := time.Now()
-	suffix := c.server.suffix(now, clientIP(r, c.cfg.TrustedProxies))
+	// Every record of the request, dead letters included, is produced with
+	// this context: none of them may keep the answer past the ack timeout,
+	// not even while waiting for room in a full send buffer.
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.AckTimeout)
 	defer cancel()
+	b := &batch{}
+	valid, rejected := c.produceEvents(ctx, b, r, events)
+	// A 2xx (or the 400 of an all-invalid request) only when every record
+	// is durable: otherwise 503, and the client retries (at-least-once: a
+	// retry may duplicate events the broker did keep).
+	if err := c.await(ctx, b, valid, len(rejected)); err != nil {
+		c.fail(w, http.StatusServiceUnavailable, "%v; retry", err)
+		return
+	}
+	switch {
+	case valid == 0:
+		c.reply(w, http.StatusBadRequest, Response{Rejected: rejected, Error: "no valid events"})
+	case len(rejected) > 0:
+		c.reply(w, http.StatusMultiStatus, Response{Accepted: valid, Rejected: rejected})
+	default:
+		c.reply(w, http.StatusAccepted, Response{Accepted: valid})
+	}
+}
+
+// produceEvents validates each event and produces it, or its dead letter,
+// into b. It returns the number of valid events and the rejected ones.
+func (c *Collector) produceEvents(ctx context.Context, b *batch, r *http.Request, events [][]byte) (int, []Rejected) {
+	suffix := c.server.suffix(time.Now(), clientIP(r, c.cfg.TrustedProxies))
 	rec := c.recs.Get()
 	defer c.recs.Put(rec)
 	zero := reflect.ValueOf(rec).Elem()
-
 	var (
-		b        = &batch{}
 		valid    int
 		rejected []Rejected
 		buf      []byte
 		keyBuf   []byte
 	)
-	st, m := c.cfg.Stats, c.m
 	for i, ev := range events {
 		buf = withSuffix(buf[:0], ev, suffix)
 		zero.SetZero()
@@ -155,24 +180,8 @@ func (c *Collector) ingest(w http.ResponseWriter, r *http.Request, events [][]by
 			}
 		}
 		if err != nil {
-			st.Invalid.Add(1)
-			m.invalid.Inc()
 			rejected = append(rejected, Rejected{Index: i, Reason: err.Error()})
-			dl := &kgo.Record{Topic: c.cfg.DeadLetterTopic, Value: ev, Headers: []kgo.RecordHeader{
-				{Key: HeaderError, Value: []byte(err.Error())},
-				{Key: HeaderOffset, Value: strconv.AppendInt(nil, int64(i), 10)},
-				{Key: HeaderSource, Value: []byte("collect")},
-				{Key: HeaderTopic, Value: []byte(c.cfg.Topic)},
-			}}
-			// Not the request's context: the answer does not wait for
-			// these, and they must outlive it.
-			c.cl.Produce(context.Background(), dl, func(_ *kgo.Record, err error) {
-				if err == nil {
-					m.deadLettered.Inc()
-				} else {
-					c.cfg.Log.Warn("dead-letter record not delivered", "component", "collect", "err", err)
-				}
-			})
+			c.deadLetter(ctx, b, i, ev, err)
 			continue
 		}
 		valid++
@@ -184,43 +193,66 @@ func (c *Collector) ingest(w http.ResponseWriter, r *http.Request, events [][]by
 		b.wg.Add(1)
 		c.cl.Produce(ctx, kr, b.done)
 	}
-	if valid == 0 {
-		c.reply(w, http.StatusBadRequest, Response{Rejected: rejected, Error: "no valid events"})
-		return
-	}
+	return valid, rejected
+}
+
+// deadLetter counts event i as invalid and produces it, with the reason,
+// to the dead-letter topic.
+func (c *Collector) deadLetter(ctx context.Context, b *batch, i int, ev []byte, reason error) {
+	c.cfg.Stats.Invalid.Add(1)
+	c.m.invalid.Inc()
+	dl := &kgo.Record{Topic: c.cfg.DeadLetterTopic, Value: ev, Headers: []kgo.RecordHeader{
+		{Key: HeaderError, Value: []byte(reason.Error())},
+		{Key: HeaderOffset, Value: strconv.AppendInt(nil, int64(i), 10)},
+		{Key: HeaderSource, Value: []byte("collect")},
+		{Key: HeaderTopic, Value: []byte(c.cfg.Topic)},
+	}}
+	b.wg.Add(1)
+	c.cl.Produce(ctx, dl, func(_ *kgo.Record, err error) {
+		if err == nil {
+			c.m.deadLettered.Inc()
+		} else {
+			c.cfg.Log.Warn("dead-letter record not delivered", "component", "collect", "err", err)
+		}
+		b.answer(&b.dlFailed, err)
+	})
+}
+
+// await waits for the broker's answers to a request's records, at most
+// until ctx ends, and counts the accepted events as produced or failed. It
+// returns an error when any record, accepted event or dead letter, is not
+// acknowledged.
+func (c *Collector) await(ctx context.Context, b *batch, valid, rejected int) error {
 	acked := make(chan struct{})
 	go func() { b.wg.Wait(); close(acked) }()
 	select {
 	case <-acked:
 	case <-ctx.Done():
-	}
-	// A 2xx only when every accepted event is durable: otherwise 503, and
-	// the client retries (at-least-once: a retry may duplicate events the
-	// broker did keep).
-	select {
-	case <-acked:
-		if f := b.failed.Load(); f > 0 {
-			st.Produced.Add(int64(valid) - f)
-			st.Failed.Add(f)
-			m.acked.Add(float64(int64(valid) - f))
-			m.failed.Add(float64(f))
-			b.mu.Lock()
-			err := b.lastErr
-			b.mu.Unlock()
-			c.fail(w, http.StatusServiceUnavailable, "%d of %d events not acknowledged by the broker: %v; retry", f, valid, err)
-			return
+		select {
+		case <-acked: // both ready: the answers are in
+		default:
+			c.count(0, int64(valid))
+			return fmt.Errorf("the broker did not acknowledge within %s", c.cfg.AckTimeout)
 		}
-	default:
-		st.Failed.Add(int64(valid))
-		m.failed.Add(float64(valid))
-		c.fail(w, http.StatusServiceUnavailable, "the broker did not acknowledge within %s; retry", c.cfg.AckTimeout)
-		return
 	}
-	st.Produced.Add(int64(valid))
-	m.acked.Add(float64(valid))
-	if len(rejected) > 0 {
-		c.reply(w, http.StatusMultiStatus, Response{Accepted: valid, Rejected: rejected})
-		return
+	f, d := b.failed.Load(), b.dlFailed.Load()
+	c.count(int64(valid)-f, f)
+	if f == 0 && d == 0 {
+		return nil
 	}
-	c.reply(w, http.StatusAccepted, Response{Accepted: valid})
+	b.mu.Lock()
+	err := b.lastErr
+	b.mu.Unlock()
+	if f > 0 {
+		return fmt.Errorf("%d of %d events not acknowledged by the broker: %w", f, valid, err)
+	}
+	return fmt.Errorf("%d of %d dead-letter records not acknowledged by the broker: %w", d, rejected, err)
+}
+
+// count adds a request's accepted events to the stats and metrics.
+func (c *Collector) count(acked, failed int64) {
+	c.cfg.Stats.Produced.Add(acked)
+	c.cfg.Stats.Failed.Add(failed)
+	c.m.acked.Add(float64(acked))
+	c.m.failed.Add(float64(failed))
 }

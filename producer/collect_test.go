@@ -245,3 +245,31 @@ func TestCollectUnavailable(t *testing.T) {
 		t.Fatalf("metrics lack the 503 count:\n%s", m)
 	}
 }
+
+// Content codings are case-insensitive (RFC 9110 8.4.1) and x-gzip is gzip
+// (8.4.1.3).
+func TestCollectContentEncodingNames(t *testing.T) {
+	_, k := startBroker(t, "", "clickstream")
+	c := startCollector(t, k, nil)
+	url := "http://" + c.Addr()
+	plain := []byte(clickJSON("enc"))
+	for _, tc := range []struct {
+		enc  string
+		body []byte
+		code int
+	}{
+		{"gzip", gz(plain), 202},
+		{"GZIP", gz(plain), 202},
+		{"x-gzip", gz(plain), 202},
+		{"X-Gzip", gz(plain), 202},
+		{"Identity", plain, 202},
+		{"deflate", plain, 415},
+	} {
+		t.Run(tc.enc, func(t *testing.T) {
+			a := post(t, url, "application/json", tc.body, map[string]string{"Content-Encoding": tc.enc})
+			if a.code != tc.code {
+				t.Fatalf("Content-Encoding %s: got %d %+v, want %d", tc.enc, a.code, a.body, tc.code)
+			}
+		})
+	}
+}

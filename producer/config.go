@@ -77,7 +77,7 @@ type GenConfig struct {
 var (
 	ErrNoSchema   = errors.New("no schema given")
 	ErrNoTopic    = errors.New("no topic given")
-	ErrBadRate    = errors.New("--rate must be >= 0")
+	ErrBadRate    = errors.New("--rate must be a finite number >= 0")
 	ErrBadCount   = errors.New("--count must be >= 0")
 	ErrBadUsers   = errors.New("--users must be > 0")
 	ErrBadLate    = errors.New("--late-fraction must be between 0 and 1")
@@ -109,7 +109,7 @@ func (c *GenConfig) validateGen() error {
 	if c.Topic == "" {
 		c.Topic = c.Schema.Topic
 	}
-	if c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0) {
+	if !validRate(c.Rate) {
 		return ErrBadRate
 	}
 	if c.Count < 0 {
@@ -161,6 +161,12 @@ func (c *GenConfig) validateGen() error {
 		c.Stats = &Stats{}
 	}
 	return nil
+}
+
+// validRate: a finite rate >= 0. "rate < 0" alone lets NaN through (every
+// comparison with NaN is false), and the limiter never waits at NaN or +Inf.
+func validRate(r float64) bool {
+	return r >= 0 && !math.IsInf(r, 1)
 }
 
 func validCompression(s string) error {

@@ -89,7 +89,7 @@ func (c *ReplayConfig) Validate() error {
 	if c.DeadLetterTopic == "" {
 		c.DeadLetterTopic = c.Topic + ".deadletter"
 	}
-	if c.Rate < 0 {
+	if !validRate(c.Rate) {
 		return ErrBadRate
 	}
 	if c.Count < 0 {

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	json "github.com/goccy/go-json"
 
 	"github.com/sluicehq/sluice/internal/fixtures"
+	"github.com/sluicehq/sluice/internal/kclient"
 )
 
 func fixture(t testing.TB) string { return fixtures.FirehosePath(t) }
@@ -159,5 +161,24 @@ func TestReplayLineCutInsideString(t *testing.T) {
 	dead := readAll(t, k, "beer_clicks.deadletter", 1, 10*time.Second)
 	if len(dead) != 1 || string(dead[0].Value) != `{"user_id": 9, "device_id": "tab` {
 		t.Fatalf("dead letters %v", dead)
+	}
+}
+
+// A rate must be a finite number >= 0, as for the generator: NaN passed a
+// "< 0" check and made the limiter never wait.
+func TestReplayConfigRejectsBadRate(t *testing.T) {
+	for _, rate := range []float64{math.NaN(), math.Inf(1), math.Inf(-1), -1} {
+		cfg := ReplayConfig{Kafka: kclient.Config{Brokers: []string{"127.0.0.1:9092"}}, Schema: mustSchema(t, "beer_clicks"),
+			Reader: strings.NewReader(""), Rate: rate}
+		if err := cfg.Validate(); !errors.Is(err, ErrBadRate) {
+			t.Errorf("rate %v: %v, want ErrBadRate", rate, err)
+		}
+	}
+	for _, rate := range []float64{0, 0.5, 1e6} {
+		cfg := ReplayConfig{Kafka: kclient.Config{Brokers: []string{"127.0.0.1:9092"}}, Schema: mustSchema(t, "beer_clicks"),
+			Reader: strings.NewReader(""), Rate: rate}
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("rate %v: %v", rate, err)
+		}
 	}
 }

@@ -26,6 +26,9 @@ type sender struct {
 	stats *Stats
 	m     *metrics
 	sent  atomic.Int64
+	// answers has one count per record produced, done when the client has
+	// answered for it (acked or failed).
+	answers sync.WaitGroup
 
 	slab []byte
 	recs []kgo.Record
@@ -48,6 +51,7 @@ func newSender(cl *kgo.Client, stats *Stats, m *metrics) *sender {
 }
 
 func (s *sender) done(_ *kgo.Record, err error) {
+	defer s.answers.Done()
 	if err == nil {
 		s.stats.Produced.Add(1)
 		s.m.acked.Inc()
@@ -94,6 +98,7 @@ func (s *sender) record() *kgo.Record {
 // bounds how long that takes.
 func (s *sender) produce(r *kgo.Record) {
 	s.sent.Add(1)
+	s.answers.Add(1)
 	s.cl.Produce(s.ctx, r, s.cb)
 }
 
@@ -117,19 +122,22 @@ func (s *sender) abandonAfter(stop <-chan struct{}, d time.Duration) {
 	}()
 }
 
-// finish waits for every record's answer (at most timeout), closes the
-// client and returns ErrUndelivered when any record failed.
+// finish waits for the broker's acks (at most timeout), closes the client,
+// which fails the records still waiting, and returns ErrUndelivered when
+// any record failed. Every record is counted once, by its callback.
 func (s *sender) finish(timeout time.Duration, topic string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	flushErr := s.cl.Flush(ctx)
 	s.abandon()
-	// Close fails whatever is still buffered, so those count as failed.
+	// Close fails whatever is still buffered or in flight, but the client
+	// runs those records' callbacks on its own goroutine, possibly after
+	// Close returns. Wait for them rather than counting the rest as failed
+	// here, which counted them twice once their callbacks ran. The wait
+	// ends: the client calls every record's callback exactly once, and a
+	// closed client fails every record it still holds.
 	s.cl.Close()
-	if pending := s.sent.Load() - s.stats.Produced.Load() - s.stats.Failed.Load(); pending > 0 {
-		s.stats.Failed.Add(pending)
-		s.m.failed.Add(float64(pending))
-	}
+	s.answers.Wait()
 	if f := s.stats.Failed.Load(); f > 0 {
 		s.mu.Lock()
 		cause := s.firstErr

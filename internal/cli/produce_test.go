@@ -27,6 +27,12 @@ func TestProduceCommand(t *testing.T) {
 		{[]string{"produce", "--brokers", addr, "--schema", "beer_clicks", "--from", fixtures.FirehosePath(t)}, 0, `"acked":30`},
 		{[]string{"produce", "--brokers", addr, "--topic", "missing", "--count", "1"}, 1, "topic does not exist"},
 		{[]string{"produce", "--brokers", addr, "--rate", "-1"}, 2, "--rate"},
+		// NaN and infinities are not rates, in either mode (NaN would
+		// pass a "< 0" check and mean no limit at all).
+		{[]string{"produce", "--brokers", addr, "--rate", "NaN"}, 2, "--rate"},
+		{[]string{"produce", "--brokers", addr, "--schema", "beer_clicks", "--from", fixtures.FirehosePath(t), "--rate", "NaN"}, 2, "--rate"},
+		{[]string{"produce", "--brokers", addr, "--schema", "beer_clicks", "--from", fixtures.FirehosePath(t), "--rate", "+Inf"}, 2, "--rate"},
+		{[]string{"produce", "--brokers", addr, "--schema", "beer_clicks", "--from", fixtures.FirehosePath(t), "--rate", "-1"}, 2, "--rate"},
 		{[]string{"produce", "--brokers", addr, "--weights", "event_name"}, 2, "--weights"},
 		{[]string{"produce", "--brokers", addr, "--from", "x", "--on-invalid", "maybe"}, 2, "--on-invalid"},
 		// Flags of the other mode would be ignored: a replay given
