@@ -59,6 +59,9 @@ Credentials come from the standard AWS chain (environment, profile, IRSA).`,
       --to 's3://lake/raw?endpoint=http://minio:9000&use_path_style=true&region=us-east-1'`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			if err := zeroSinkFlags(&cfg); err != nil {
+				return usageErr(err)
+			}
 			tables, err := sinkTables(topics, schemas, rules, sources)
 			if err != nil {
 				return usageErr(err)
@@ -97,6 +100,20 @@ Credentials come from the standard AWS chain (environment, profile, IRSA).`,
 	f.IntVar(&cfg.MaxOpenFiles, "max-open-files", 128, "files open at once across all partitions; the partition with most is flushed when over")
 	obs.add(c, "")
 	return c
+}
+
+// zeroSinkFlags rejects a 0 the user typed where the library reads 0 as
+// "the default": --flush-interval 0 would silently become 60s and
+// --max-open-files 0 would become 128. (--flush-records 0 means "no limit",
+// and the byte sizes refuse 0 when parsed.)
+func zeroSinkFlags(cfg *connector.Config) error {
+	if cfg.FlushInterval == 0 {
+		return fmt.Errorf("--flush-interval 0: give a positive duration")
+	}
+	if cfg.MaxOpenFiles == 0 {
+		return fmt.Errorf("--max-open-files 0: give a positive number")
+	}
+	return nil
 }
 
 // sinkTables maps each topic to its schema: a --schema flag first, then

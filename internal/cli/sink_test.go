@@ -2,11 +2,56 @@ package cli
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/sluicehq/sluice/broker"
 	"github.com/sluicehq/sluice/schema"
 )
+
+// runSinkCmd runs sluice sink against a real embedded broker, bounded by a
+// deadline: a bad flag the command wrongly accepts starts the sink, which
+// stops cleanly at the deadline (exit 0) instead of hanging the test.
+func runSinkCmd(t *testing.T, args ...string) (code int, stderr string) {
+	t.Helper()
+	b, err := broker.Start(broker.Config{Listen: "127.0.0.1:0", Topics: []string{"clickstream"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	var out, errb bytes.Buffer
+	root := NewRoot(&out, &errb)
+	root.SetArgs(append([]string{"sink", "--brokers", b.Addrs()[0], "--topics", "clickstream", "--to", "file://" + t.TempDir()}, args...))
+	if err := root.ExecuteContext(ctx); err != nil {
+		var ee *exitError
+		if errors.As(err, &ee) {
+			return ee.code, err.Error()
+		}
+		return 1, err.Error()
+	}
+	return 0, errb.String()
+}
+
+// A 0 typed on the command line must not silently become the library's
+// default (60s, 128): each is a usage error naming its flag.
+func TestSinkZeroFlagsAreUsageErrors(t *testing.T) {
+	for _, tc := range []struct{ args []string }{
+		{[]string{"--flush-interval", "0"}},
+		{[]string{"--max-open-files", "0"}},
+		{[]string{"--flush-size", "0"}},
+		{[]string{"--memory-budget", "0"}},
+	} {
+		code, stderr := runSinkCmd(t, tc.args...)
+		if code != 2 || !strings.Contains(stderr, tc.args[0]) {
+			t.Errorf("%v: exit %d, %q; want a usage error naming %s", tc.args, code, stderr, tc.args[0])
+		}
+	}
+}
 
 func TestSinkTables(t *testing.T) {
 	tables, err := sinkTables([]string{"clickstream", "clickstream.high_intent_views"},
