@@ -85,7 +85,7 @@ Credentials come from the standard AWS chain (environment, profile, IRSA).`,
 	f.StringVar(&cfg.Group, "group", "sluice-sink", "consumer group")
 	f.StringSliceVar(&topics, "topics", nil, "topics to write, comma separated (required)")
 	f.StringVar(&rules, "rules", "", "directory of rule files: each rule's output topic gets the rule's output schema")
-	f.StringArrayVar(&schemas, "schema", nil, "TOPIC=FILE|NAME: the schema of a topic (default: the built-in schema of that topic); repeatable")
+	f.StringArrayVar(&schemas, "schema", nil, "TOPIC=FILE|NAME: the schema of a topic (default: the built-in schema of that topic); repeatable, once per topic")
 	f.StringSliceVar(&sources, "schemas", schema.Builtin(), "with --rules: schemas the rules may use as source, as for sluice process")
 	f.StringVar(&cfg.To, "to", "", "destination: file:///absolute/dir or s3://bucket/prefix?region=..&endpoint=..&use_path_style=true (required)")
 	f.DurationVar(&cfg.FlushInterval, "flush-interval", 60*time.Second, "close a partition's files this long after their first record")
@@ -124,13 +124,9 @@ func sinkTables(topics, schemas []string, rulesDir string, sources []string) ([]
 	if len(topics) == 0 {
 		return nil, fmt.Errorf("--topics is required")
 	}
-	given := map[string]string{}
-	for _, s := range schemas {
-		topic, ref, ok := strings.Cut(s, "=")
-		if !ok || topic == "" || ref == "" {
-			return nil, fmt.Errorf("--schema %q: want TOPIC=FILE|NAME", s)
-		}
-		given[topic] = ref
+	given, err := givenSchemas(schemas)
+	if err != nil {
+		return nil, err
 	}
 	byTopic := map[string]string{}
 	for _, n := range schema.Builtin() {
@@ -180,6 +176,24 @@ func sinkTables(topics, schemas []string, rulesDir string, sources []string) ([]
 		return nil, fmt.Errorf("--schema given for topics not in --topics: %s", strings.Join(extra, ", "))
 	}
 	return tables, nil
+}
+
+// givenSchemas maps each topic of the --schema TOPIC=FILE|NAME flags to its
+// schema reference. A topic given twice is an error: keeping the last one
+// in silence would convert the topic with a schema the user may not expect.
+func givenSchemas(schemas []string) (map[string]string, error) {
+	given := map[string]string{}
+	for _, s := range schemas {
+		topic, ref, ok := strings.Cut(s, "=")
+		if !ok || topic == "" || ref == "" {
+			return nil, fmt.Errorf("--schema %q: want TOPIC=FILE|NAME", s)
+		}
+		if prev, dup := given[topic]; dup {
+			return nil, fmt.Errorf("--schema given twice for topic %q (%s and %s): give it once", topic, prev, ref)
+		}
+		given[topic] = ref
+	}
+	return given, nil
 }
 
 // byteSize is a flag of bytes that accepts KiB/MiB/GiB and KB/MB/GB suffixes.

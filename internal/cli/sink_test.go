@@ -76,6 +76,15 @@ func TestSinkTables(t *testing.T) {
 	}
 }
 
+// --schema given twice for one topic is a usage error: silently keeping
+// the last would convert the topic with a schema the user may not expect.
+func TestSinkSchemaGivenTwice(t *testing.T) {
+	code, stderr := runSinkCmd(t, "--schema", "clickstream=clickstream", "--schema", "clickstream=beer_clicks")
+	if code != 2 || !strings.Contains(stderr, `--schema given twice for topic "clickstream"`) {
+		t.Fatalf("exit %d, %q; want a usage error naming the topic", code, stderr)
+	}
+}
+
 // A rule's output topic takes the rule's output schema: window results
 // have their own columns.
 func TestSinkTablesFromRules(t *testing.T) {
