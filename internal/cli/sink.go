@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -217,14 +219,19 @@ func (b *byteSize) Set(s string) error {
 		s string
 		n int64
 	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
-	mult := int64(1)
+	num, mult := s, int64(1)
 	for _, u := range units {
 		if strings.HasSuffix(s, u.s) {
-			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.s)), u.n
+			num, mult = strings.TrimSpace(strings.TrimSuffix(s, u.s)), u.n
 			break
 		}
 	}
-	v, err := strconv.ParseInt(s, 10, 64)
+	v, err := strconv.ParseInt(num, 10, 64)
+	// Check before multiplying: v * mult would wrap around silently, e.g.
+	// (2^34+1)GiB to exactly 1GiB.
+	if errors.Is(err, strconv.ErrRange) || (err == nil && v > math.MaxInt64/mult) {
+		return fmt.Errorf("%q is too large: at most %d bytes", s, int64(math.MaxInt64))
+	}
 	if err != nil || v <= 0 {
 		return fmt.Errorf("%q is not a positive size like 128MiB", s)
 	}

@@ -127,6 +127,25 @@ func TestSinkUsageErrors(t *testing.T) {
 	}
 }
 
+// A size too large for int64 is an error, not a wrapped value:
+// (2^34+1) GiB wraps to exactly 1 GiB, 2^33 GiB to a negative number.
+func TestByteSizeOverflow(t *testing.T) {
+	for _, in := range []string{"17179869185GiB", "8589934592GiB", "9223372036854775807KB"} {
+		var size byteSize
+		if err := size.Set(in); err == nil || !strings.Contains(err.Error(), "too large") {
+			t.Errorf("%s: got %d (%v), want a too-large error", in, int64(size), err)
+		}
+	}
+	var size byteSize
+	if err := size.Set("8589934591GiB"); err != nil || int64(size) != 8589934591<<30 {
+		t.Errorf("largest GiB that fits: %d %v", int64(size), err)
+	}
+	code, stderr := runSinkCmd(t, "--memory-budget", "17179869185GiB")
+	if code != 2 || !strings.Contains(stderr, "--memory-budget") || !strings.Contains(stderr, "too large") {
+		t.Errorf("exit %d, %q; want a usage error naming --memory-budget", code, stderr)
+	}
+}
+
 // The DDL of a rule's output table has the rule's output columns.
 func TestCatalogDDLForRule(t *testing.T) {
 	code, out, errb := run("catalog", "ddl", "--rules", "../../rules", "--rule", "events_per_minute", "--location", "s3://b/p")
