@@ -36,7 +36,10 @@ Parquet files (Snappy by default) under
 partitioned by event time (default) or by the Kafka record timestamp
 (arrival time, as Firehose does). Offsets are committed only after the files
 holding them are durable, and names depend only on content, so a crash or a
-rebalance never duplicates nor loses a row.
+rebalance never duplicates nor loses a row. Names also depend on
+--compression, --zone, --partition-by, --partition-column and the schema:
+change those only after a clean shutdown (exit 0), or the replay of a batch
+lost in a crash lands beside the old files instead of replacing them.
 
 Which schema converts a topic: --schema TOPIC=FILE|NAME when given (a schema
 file, or a built-in name: ` + strings.Join(schema.Builtin(), ", ") + `), else the built-in
