@@ -12,7 +12,8 @@ import (
 
 // errorLine is one line of the error output (like Firehose's error output
 // prefix): where the record came from, why it was rejected, and the record
-// itself, as text when it is UTF-8 and base64 otherwise.
+// itself. Key and value are text when they are UTF-8 and base64 otherwise:
+// JSON encoding would replace invalid bytes with U+FFFD and lose them.
 type errorLine struct {
 	Topic       string `json:"topic"`
 	Partition   int32  `json:"partition"`
@@ -20,20 +21,27 @@ type errorLine struct {
 	Timestamp   string `json:"timestamp"`
 	Reason      string `json:"reason"`
 	Key         string `json:"key,omitempty"`
+	KeyBase64   string `json:"key_base64,omitempty"`
 	Value       string `json:"value,omitempty"`
 	ValueBase64 string `json:"value_base64,omitempty"`
 }
 
 func errorRecord(r *kgo.Record, reason string) []byte {
 	l := errorLine{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset,
-		Timestamp: r.Timestamp.UTC().Format(time.RFC3339Nano), Reason: reason, Key: string(r.Key)}
-	if utf8.Valid(r.Value) {
-		l.Value = string(r.Value)
-	} else {
-		l.ValueBase64 = base64.StdEncoding.EncodeToString(r.Value)
-	}
+		Timestamp: r.Timestamp.UTC().Format(time.RFC3339Nano), Reason: reason}
+	l.Key, l.KeyBase64 = textOrBase64(r.Key)
+	l.Value, l.ValueBase64 = textOrBase64(r.Value)
 	b, _ := json.Marshal(l)
 	return b
+}
+
+// textOrBase64 returns b as text when it is valid UTF-8, else as base64, so
+// that the bytes survive JSON encoding exactly.
+func textOrBase64(b []byte) (text, b64 string) {
+	if utf8.Valid(b) {
+		return string(b), ""
+	}
+	return "", base64.StdEncoding.EncodeToString(b)
 }
 
 // rawLine is a source record for the raw backup: the value as is, one per

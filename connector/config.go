@@ -71,6 +71,10 @@ var (
 	ErrBadCompress   = errors.New("--compression must be snappy, zstd, gzip or none")
 	ErrBadFlush      = errors.New("flush thresholds must be positive")
 	ErrBadPartColumn = errors.New("--partition-column must name a top-level string, int or bool column of every table")
+	// ErrFolderKeyPartColumn: a partition column named year, month, day or
+	// hour would repeat that key in the path (year=2024/.../year=x/), and a
+	// Hive, Glue or Athena table cannot have two partition keys of one name.
+	ErrFolderKeyPartColumn = errors.New("--partition-column cannot be year, month, day or hour: the hour folders use those keys")
 )
 
 var nameRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
@@ -85,6 +89,9 @@ func (c *Config) Validate() error {
 	}
 	if len(c.Tables) == 0 {
 		return ErrNoTables
+	}
+	if isFolderKey(c.PartitionCol) {
+		return fmt.Errorf("%w, not %q", ErrFolderKeyPartColumn, c.PartitionCol)
 	}
 	seenTopic, seenName := map[string]bool{}, map[string]bool{}
 	for i := range c.Tables {
@@ -181,6 +188,16 @@ func (c *Config) Validate() error {
 		c.Now = time.Now
 	}
 	return nil
+}
+
+// isFolderKey reports whether col is a key of the hour folders. Glue and
+// Hive fold names to lower case, so the match ignores case.
+func isFolderKey(col string) bool {
+	switch strings.ToLower(col) {
+	case "year", "month", "day", "hour":
+		return true
+	}
+	return false
 }
 
 // TableName is the default table (folder) name of a topic: letters, digits

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/kclient"
+	"github.com/sluicehq/sluice/schema"
 )
 
 func TestPartValue(t *testing.T) {
@@ -119,5 +120,39 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if TableName("clickstream.high_intent-views") != "clickstream_high_intent_views" {
 		t.Fatal(TableName("clickstream.high_intent-views"))
+	}
+}
+
+// A partition column named like a folder key of the hour folders would put
+// that key twice in the path (year=2024/.../year=x/), which Athena, Glue and
+// Hive cannot express; Glue folds names to lower case, so Hour clashes too.
+func TestConfigRejectsFolderKeyAsPartitionColumn(t *testing.T) {
+	sch, err := schema.Parse("folder_keys.yaml", []byte(`name: folder_keys
+topic: folder_keys
+event_time: ts
+columns:
+  - {name: ts, type: timestamp, format: rfc3339}
+  - {name: year, type: int}
+  - {name: month, type: string}
+  - {name: day, type: bool}
+  - {name: Hour, type: int}
+  - {name: page, type: string}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := func(col string) Config {
+		return Config{Kafka: kclient.Config{Brokers: []string{"127.0.0.1:9092"}}, To: "file:///tmp/lake",
+			Tables: []Table{{Topic: "folder_keys", Schema: sch}}, PartitionCol: col}
+	}
+	for _, col := range []string{"year", "month", "day", "Hour"} {
+		c := cfg(col)
+		if err := c.Validate(); !errors.Is(err, ErrFolderKeyPartColumn) {
+			t.Errorf("--partition-column %s: got %v, want ErrFolderKeyPartColumn", col, err)
+		}
+	}
+	c := cfg("page")
+	if err := c.Validate(); err != nil {
+		t.Fatalf("--partition-column page: %v", err)
 	}
 }

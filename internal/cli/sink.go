@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,7 +36,10 @@ Parquet files (Snappy by default) under
 partitioned by event time (default) or by the Kafka record timestamp
 (arrival time, as Firehose does). Offsets are committed only after the files
 holding them are durable, and names depend only on content, so a crash or a
-rebalance never duplicates nor loses a row.
+rebalance never duplicates nor loses a row. Names also depend on
+--compression, --zone, --partition-by, --partition-column and the schema:
+change those only after a clean shutdown (exit 0), or the replay of a batch
+lost in a crash lands beside the old files instead of replacing them.
 
 Which schema converts a topic: --schema TOPIC=FILE|NAME when given (a schema
 file, or a built-in name: ` + strings.Join(schema.Builtin(), ", ") + `), else the built-in
@@ -59,6 +64,9 @@ Credentials come from the standard AWS chain (environment, profile, IRSA).`,
       --to 's3://lake/raw?endpoint=http://minio:9000&use_path_style=true&region=us-east-1'`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			if err := zeroSinkFlags(&cfg); err != nil {
+				return usageErr(err)
+			}
 			tables, err := sinkTables(topics, schemas, rules, sources)
 			if err != nil {
 				return usageErr(err)
@@ -82,7 +90,7 @@ Credentials come from the standard AWS chain (environment, profile, IRSA).`,
 	f.StringVar(&cfg.Group, "group", "sluice-sink", "consumer group")
 	f.StringSliceVar(&topics, "topics", nil, "topics to write, comma separated (required)")
 	f.StringVar(&rules, "rules", "", "directory of rule files: each rule's output topic gets the rule's output schema")
-	f.StringArrayVar(&schemas, "schema", nil, "TOPIC=FILE|NAME: the schema of a topic (default: the built-in schema of that topic); repeatable")
+	f.StringArrayVar(&schemas, "schema", nil, "TOPIC=FILE|NAME: the schema of a topic (default: the built-in schema of that topic); repeatable, once per topic")
 	f.StringSliceVar(&sources, "schemas", schema.Builtin(), "with --rules: schemas the rules may use as source, as for sluice process")
 	f.StringVar(&cfg.To, "to", "", "destination: file:///absolute/dir or s3://bucket/prefix?region=..&endpoint=..&use_path_style=true (required)")
 	f.DurationVar(&cfg.FlushInterval, "flush-interval", 60*time.Second, "close a partition's files this long after their first record")
@@ -99,6 +107,20 @@ Credentials come from the standard AWS chain (environment, profile, IRSA).`,
 	return c
 }
 
+// zeroSinkFlags rejects a 0 the user typed where the library reads 0 as
+// "the default": --flush-interval 0 would silently become 60s and
+// --max-open-files 0 would become 128. (--flush-records 0 means "no limit",
+// and the byte sizes refuse 0 when parsed.)
+func zeroSinkFlags(cfg *connector.Config) error {
+	if cfg.FlushInterval == 0 {
+		return fmt.Errorf("--flush-interval 0: give a positive duration")
+	}
+	if cfg.MaxOpenFiles == 0 {
+		return fmt.Errorf("--max-open-files 0: give a positive number")
+	}
+	return nil
+}
+
 // sinkTables maps each topic to its schema: a --schema flag first, then
 // the output schema of the rule in rulesDir (loaded with the source
 // schemas sources, as sluice process loads it) that writes the topic, then
@@ -107,13 +129,9 @@ func sinkTables(topics, schemas []string, rulesDir string, sources []string) ([]
 	if len(topics) == 0 {
 		return nil, fmt.Errorf("--topics is required")
 	}
-	given := map[string]string{}
-	for _, s := range schemas {
-		topic, ref, ok := strings.Cut(s, "=")
-		if !ok || topic == "" || ref == "" {
-			return nil, fmt.Errorf("--schema %q: want TOPIC=FILE|NAME", s)
-		}
-		given[topic] = ref
+	given, err := givenSchemas(schemas)
+	if err != nil {
+		return nil, err
 	}
 	byTopic := map[string]string{}
 	for _, n := range schema.Builtin() {
@@ -165,6 +183,24 @@ func sinkTables(topics, schemas []string, rulesDir string, sources []string) ([]
 	return tables, nil
 }
 
+// givenSchemas maps each topic of the --schema TOPIC=FILE|NAME flags to its
+// schema reference. A topic given twice is an error: keeping the last one
+// in silence would convert the topic with a schema the user may not expect.
+func givenSchemas(schemas []string) (map[string]string, error) {
+	given := map[string]string{}
+	for _, s := range schemas {
+		topic, ref, ok := strings.Cut(s, "=")
+		if !ok || topic == "" || ref == "" {
+			return nil, fmt.Errorf("--schema %q: want TOPIC=FILE|NAME", s)
+		}
+		if prev, dup := given[topic]; dup {
+			return nil, fmt.Errorf("--schema given twice for topic %q (%s and %s): give it once", topic, prev, ref)
+		}
+		given[topic] = ref
+	}
+	return given, nil
+}
+
 // byteSize is a flag of bytes that accepts KiB/MiB/GiB and KB/MB/GB suffixes.
 type byteSize int64
 
@@ -186,14 +222,19 @@ func (b *byteSize) Set(s string) error {
 		s string
 		n int64
 	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
-	mult := int64(1)
+	num, mult := s, int64(1)
 	for _, u := range units {
 		if strings.HasSuffix(s, u.s) {
-			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.s)), u.n
+			num, mult = strings.TrimSpace(strings.TrimSuffix(s, u.s)), u.n
 			break
 		}
 	}
-	v, err := strconv.ParseInt(s, 10, 64)
+	v, err := strconv.ParseInt(num, 10, 64)
+	// Check before multiplying: v * mult would wrap around silently, e.g.
+	// (2^34+1)GiB to exactly 1GiB.
+	if errors.Is(err, strconv.ErrRange) || (err == nil && v > math.MaxInt64/mult) {
+		return fmt.Errorf("%q is too large: at most %d bytes", s, int64(math.MaxInt64))
+	}
 	if err != nil || v <= 0 {
 		return fmt.Errorf("%q is not a positive size like 128MiB", s)
 	}

@@ -2,11 +2,56 @@ package cli
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/sluicehq/sluice/broker"
 	"github.com/sluicehq/sluice/schema"
 )
+
+// runSinkCmd runs sluice sink against a real embedded broker, bounded by a
+// deadline: a bad flag the command wrongly accepts starts the sink, which
+// stops cleanly at the deadline (exit 0) instead of hanging the test.
+func runSinkCmd(t *testing.T, args ...string) (code int, stderr string) {
+	t.Helper()
+	b, err := broker.Start(broker.Config{Listen: "127.0.0.1:0", Topics: []string{"clickstream"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	var out, errb bytes.Buffer
+	root := NewRoot(&out, &errb)
+	root.SetArgs(append([]string{"sink", "--brokers", b.Addrs()[0], "--topics", "clickstream", "--to", "file://" + t.TempDir()}, args...))
+	if err := root.ExecuteContext(ctx); err != nil {
+		var ee *exitError
+		if errors.As(err, &ee) {
+			return ee.code, err.Error()
+		}
+		return 1, err.Error()
+	}
+	return 0, errb.String()
+}
+
+// A 0 typed on the command line must not silently become the library's
+// default (60s, 128): each is a usage error naming its flag.
+func TestSinkZeroFlagsAreUsageErrors(t *testing.T) {
+	for _, tc := range []struct{ args []string }{
+		{[]string{"--flush-interval", "0"}},
+		{[]string{"--max-open-files", "0"}},
+		{[]string{"--flush-size", "0"}},
+		{[]string{"--memory-budget", "0"}},
+	} {
+		code, stderr := runSinkCmd(t, tc.args...)
+		if code != 2 || !strings.Contains(stderr, tc.args[0]) {
+			t.Errorf("%v: exit %d, %q; want a usage error naming %s", tc.args, code, stderr, tc.args[0])
+		}
+	}
+}
 
 func TestSinkTables(t *testing.T) {
 	tables, err := sinkTables([]string{"clickstream", "clickstream.high_intent_views"},
@@ -28,6 +73,15 @@ func TestSinkTables(t *testing.T) {
 		if _, err := sinkTables(bad[0], bad[1], "", nil); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
+	}
+}
+
+// --schema given twice for one topic is a usage error: silently keeping
+// the last would convert the topic with a schema the user may not expect.
+func TestSinkSchemaGivenTwice(t *testing.T) {
+	code, stderr := runSinkCmd(t, "--schema", "clickstream=clickstream", "--schema", "clickstream=beer_clicks")
+	if code != 2 || !strings.Contains(stderr, `--schema given twice for topic "clickstream"`) {
+		t.Fatalf("exit %d, %q; want a usage error naming the topic", code, stderr)
 	}
 }
 
@@ -70,6 +124,25 @@ func TestSinkUsageErrors(t *testing.T) {
 		if err := size.Set(in); err != nil || int64(size) != want {
 			t.Errorf("%s: %d %v", in, size, err)
 		}
+	}
+}
+
+// A size too large for int64 is an error, not a wrapped value:
+// (2^34+1) GiB wraps to exactly 1 GiB, 2^33 GiB to a negative number.
+func TestByteSizeOverflow(t *testing.T) {
+	for _, in := range []string{"17179869185GiB", "8589934592GiB", "9223372036854775807KB"} {
+		var size byteSize
+		if err := size.Set(in); err == nil || !strings.Contains(err.Error(), "too large") {
+			t.Errorf("%s: got %d (%v), want a too-large error", in, int64(size), err)
+		}
+	}
+	var size byteSize
+	if err := size.Set("8589934591GiB"); err != nil || int64(size) != 8589934591<<30 {
+		t.Errorf("largest GiB that fits: %d %v", int64(size), err)
+	}
+	code, stderr := runSinkCmd(t, "--memory-budget", "17179869185GiB")
+	if code != 2 || !strings.Contains(stderr, "--memory-budget") || !strings.Contains(stderr, "too large") {
+		t.Errorf("exit %d, %q; want a usage error naming --memory-budget", code, stderr)
 	}
 }
 
