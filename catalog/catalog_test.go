@@ -1,9 +1,11 @@
 package catalog
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
+	"github.com/sluicehq/sluice/connector"
 	"github.com/sluicehq/sluice/internal/fixtures"
 	"github.com/sluicehq/sluice/schema"
 )
@@ -134,5 +136,14 @@ func TestDDLClickstream(t *testing.T) {
 		if _, err := DDL(s, bad); err == nil {
 			t.Errorf("%+v accepted", bad)
 		}
+	}
+	// A column named as an hour folder's key would make two partition keys
+	// of one name, which Athena cannot create.
+	hs, err := schema.Parse("h", []byte("name: h\ntopic: h\nevent_time: ts\ncolumns:\n  - {name: ts, type: timestamp}\n  - {name: Hour, type: string}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := DDL(hs, DDLOptions{Location: "s3://b", PartitionCol: "Hour"}); !errors.Is(err, connector.ErrFolderKeyPartColumn) {
+		t.Errorf("partition column Hour: %v, want ErrFolderKeyPartColumn", err)
 	}
 }

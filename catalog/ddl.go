@@ -75,6 +75,9 @@ func define(s *schema.Schema, o DDLOptions) (*tableDef, error) {
 		return nil, fmt.Errorf("--compression %q: want snappy, zstd, gzip or none", o.Compression)
 	}
 	var pcol *schema.Column
+	if connector.IsFolderKey(o.PartitionCol) {
+		return nil, fmt.Errorf("%w, not %q", connector.ErrFolderKeyPartColumn, o.PartitionCol)
+	}
 	if o.PartitionCol != "" {
 		pcol = s.Column(o.PartitionCol)
 		if pcol == nil || (pcol.Type != schema.String && pcol.Type != schema.Int && pcol.Type != schema.Bool) {

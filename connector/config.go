@@ -90,7 +90,7 @@ func (c *Config) Validate() error {
 	if len(c.Tables) == 0 {
 		return ErrNoTables
 	}
-	if isFolderKey(c.PartitionCol) {
+	if IsFolderKey(c.PartitionCol) {
 		return fmt.Errorf("%w, not %q", ErrFolderKeyPartColumn, c.PartitionCol)
 	}
 	seenTopic, seenName := map[string]bool{}, map[string]bool{}
@@ -190,9 +190,9 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// isFolderKey reports whether col is a key of the hour folders. Glue and
+// IsFolderKey reports whether col is a key of the hour folders. Glue and
 // Hive fold names to lower case, so the match ignores case.
-func isFolderKey(col string) bool {
+func IsFolderKey(col string) bool {
 	switch strings.ToLower(col) {
 	case "year", "month", "day", "hour":
 		return true
