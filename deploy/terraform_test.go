@@ -11,6 +11,9 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
 )
 
 // The IAM actions issue 6 allows the workers, and no other.
@@ -139,4 +142,166 @@ func TestTerraformExampleVars(t *testing.T) {
 	if _, diags := hclparse.NewParser().ParseHCL(data, "terraform.tfvars.example"); diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
+}
+
+// TestTerraformTrustsKEDA: a TriggerAuthentication with podIdentity
+// provider aws and identityOwner workload makes KEDA read the scaled
+// Deployment's IRSA role and assume it with KEDA's own web identity (then
+// with sts:AssumeRole from KEDA's role). The role's trust policy must admit
+// the KEDA operator's ServiceAccount, or the scaler never authenticates.
+func TestTerraformTrustsKEDA(t *testing.T) {
+	objs := k8sObjects(t)
+	scaled := map[string]bool{} // ServiceAccounts whose role KEDA assumes
+	for name, so := range objs["ScaledObject"] {
+		for _, tr := range listOf(mapOf(so["spec"])["triggers"]) {
+			ta := objs["TriggerAuthentication"][str(mapOf(mapOf(tr)["authenticationRef"]), "name")]
+			pi := mapOf(mapOf(ta["spec"])["podIdentity"])
+			if str(pi, "provider") != "aws" || str(pi, "identityOwner") != "workload" {
+				continue
+			}
+			d := objs["Deployment"][str(mapOf(mapOf(so["spec"])["scaleTargetRef"]), "name")]
+			sa := str(mapOf(mapOf(mapOf(d["spec"])["template"])["spec"]), "serviceAccountName")
+			if sa == "" {
+				t.Fatalf("ScaledObject %s: target has no serviceAccountName", name)
+			}
+			scaled[sa] = true
+		}
+	}
+	if len(scaled) == 0 {
+		t.Skip("no ScaledObject uses the workload's AWS identity")
+	}
+	tf := parseTerraform(t)
+	ns := tf.str("namespace")
+	keda := "system:serviceaccount:" + tf.str("keda_service_account")
+	for sa := range scaled {
+		worker, ok := strings.CutPrefix(sa, "sluice-")
+		if !ok {
+			t.Fatalf("ServiceAccount %s: not sluice-<worker>", sa)
+		}
+		subs := tf.trustedSubjects(t, worker)
+		if !slices.Contains(subs, "system:serviceaccount:"+ns+":"+sa) {
+			t.Errorf("role of %s: trusts %v, not its own ServiceAccount", sa, subs)
+		}
+		if !slices.Contains(subs, keda) || keda == "system:serviceaccount:" {
+			t.Errorf("role of %s: trusts %v, not KEDA's ServiceAccount (var.keda_service_account): KEDA cannot assume it to read the lag", sa, subs)
+		}
+	}
+}
+
+// terraformFiles is the parsed Terraform of deploy/terraform: variable
+// defaults and the body of every aws_iam_policy_document.
+type terraformFiles struct {
+	vars   map[string]cty.Value
+	locals map[string]cty.Value
+	docs   map[string]*hclsyntax.Body
+}
+
+func parseTerraform(t *testing.T) *terraformFiles {
+	t.Helper()
+	files, _ := filepath.Glob("terraform/*.tf")
+	p := hclparse.NewParser()
+	tf := &terraformFiles{vars: map[string]cty.Value{}, locals: map[string]cty.Value{}, docs: map[string]*hclsyntax.Body{}}
+	var locals []*hclsyntax.Attribute
+	for _, f := range files {
+		file, diags := p.ParseHCLFile(f)
+		if diags.HasErrors() {
+			t.Fatalf("%s", diags.Error())
+		}
+		for _, b := range file.Body.(*hclsyntax.Body).Blocks {
+			switch {
+			case b.Type == "variable" && len(b.Labels) == 1:
+				v := cty.NullVal(cty.DynamicPseudoType)
+				if a, ok := b.Body.Attributes["default"]; ok {
+					var diags hcl.Diagnostics
+					if v, diags = a.Expr.Value(nil); diags.HasErrors() {
+						t.Fatalf("%s: variable %s: %s", f, b.Labels[0], diags.Error())
+					}
+				}
+				tf.vars[b.Labels[0]] = v
+			case b.Type == "locals":
+				for _, a := range b.Body.Attributes {
+					locals = append(locals, a)
+				}
+			case b.Type == "data" && len(b.Labels) == 2 && b.Labels[0] == "aws_iam_policy_document":
+				tf.docs[b.Labels[1]] = b.Body
+			}
+		}
+	}
+	// Locals that depend only on variables and other such locals; the
+	// ones that need resources stay unknown.
+	for changed := true; changed; {
+		changed = false
+		for _, a := range locals {
+			if _, done := tf.locals[a.Name]; done {
+				continue
+			}
+			if v, diags := a.Expr.Value(tf.ctx(nil)); !diags.HasErrors() && v.IsWhollyKnown() {
+				tf.locals[a.Name], changed = v, true
+			}
+		}
+	}
+	return tf
+}
+
+// str is the default of a string variable ("" when absent or null).
+func (tf *terraformFiles) str(name string) string {
+	v, ok := tf.vars[name]
+	if !ok || v.IsNull() || v.Type() != cty.String {
+		return ""
+	}
+	return v.AsString()
+}
+
+func (tf *terraformFiles) ctx(each map[string]cty.Value) *hcl.EvalContext {
+	vars := map[string]cty.Value{"var": cty.ObjectVal(tf.vars), "local": cty.ObjectVal(tf.locals)}
+	if each != nil {
+		vars["each"] = cty.ObjectVal(each)
+	}
+	return &hcl.EvalContext{Variables: vars, Functions: map[string]function.Function{
+		"concat": stdlib.ConcatFunc, "contains": stdlib.ContainsFunc,
+	}}
+}
+
+// trustedSubjects evaluates the service accounts ("<issuer>:sub" values)
+// the "assume" policy document admits for the role of worker.
+func (tf *terraformFiles) trustedSubjects(t *testing.T, worker string) []string {
+	t.Helper()
+	body := tf.docs["assume"]
+	if body == nil {
+		t.Fatal("no aws_iam_policy_document \"assume\"")
+	}
+	var out []string
+	for _, st := range body.Blocks {
+		for _, c := range st.Body.Blocks {
+			if c.Type != "condition" {
+				continue
+			}
+			variable := c.Body.Attributes["variable"]
+			values := c.Body.Attributes["values"]
+			if variable == nil || values == nil {
+				continue
+			}
+			if !strings.HasSuffix(string(variable.Expr.Range().SliceBytes(mustRead(t, variable.SrcRange.Filename))), `:sub"`) {
+				continue
+			}
+			v, diags := values.Expr.Value(tf.ctx(map[string]cty.Value{"key": cty.StringVal(worker), "value": cty.StringVal(worker)}))
+			if diags.HasErrors() {
+				t.Fatalf("trust policy of %s: %s", worker, diags.Error())
+			}
+			for it := v.ElementIterator(); it.Next(); {
+				_, s := it.Element()
+				out = append(out, s.AsString())
+			}
+		}
+	}
+	return out
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

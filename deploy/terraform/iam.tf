@@ -1,9 +1,11 @@
 # One role per worker, assumed through IRSA by that worker's ServiceAccount
-# only, each allowed exactly what the worker does and nothing else.
+# (and, for the workers KEDA scales, by KEDA), each allowed exactly what the
+# worker does and nothing else.
 
 locals {
   oidc_issuer  = element(split("oidc-provider/", var.eks_oidc_provider_arn), 1)
   workers      = ["collector", "processor", "sink", "admin"]
+  keda_scaled  = ["processor", "sink"] # see the trust policy below
   input_topic  = "${local.topic_arn}/${var.topics.input}"
   dead_topic   = "${local.topic_arn}/${var.topics.dead}"
   cdead_topic  = "${local.topic_arn}/${var.topics.collector_dead}"
@@ -21,10 +23,16 @@ data "aws_iam_policy_document" "assume" {
       type        = "Federated"
       identifiers = [var.eks_oidc_provider_arn]
     }
+    # Workers KEDA scales on consumer lag (deploy/k8s/keda.yaml,
+    # identityOwner: workload): KEDA reads their ServiceAccount's role and
+    # assumes it with its own IRSA token, so it must trust KEDA's too.
     condition {
       test     = "StringEquals"
       variable = "${local.oidc_issuer}:sub"
-      values   = ["system:serviceaccount:${var.namespace}:sluice-${each.key}"]
+      values = concat(
+        ["system:serviceaccount:${var.namespace}:sluice-${each.key}"],
+        var.keda_service_account != "" && contains(local.keda_scaled, each.key) ? ["system:serviceaccount:${var.keda_service_account}"] : [],
+      )
     }
     condition {
       test     = "StringEquals"

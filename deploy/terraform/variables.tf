@@ -136,6 +136,12 @@ variable "namespace" {
   default     = "sluice"
 }
 
+variable "keda_service_account" {
+  description = "KEDA operator's ServiceAccount, NAMESPACE:NAME. KEDA scales the processor and sink on lag with their own roles (identityOwner: workload), which it assumes with its IRSA token: their roles trust this account too. Empty: no KEDA."
+  type        = string
+  default     = "keda:keda-operator"
+}
+
 variable "tags" {
   description = "Tags on every resource."
   type        = map(string)
