@@ -474,23 +474,8 @@ func (w *Windows) emit(ev *Eval, s Sink, b *bucket, final bool) {
 		hv := reflect.New(r.htype).Elem()
 		i := 0
 		set := func(v value) {
-			f := hv.Field(i)
+			setHaving(hv.Field(i), v)
 			i++
-			if v.null {
-				return
-			}
-			switch v.kind {
-			case kString:
-				f.SetString(v.s)
-			case kInt:
-				f.SetInt(v.i)
-			case kFloat:
-				f.SetFloat(v.float())
-			case kBool:
-				f.SetBool(v.b)
-			default:
-				f.Set(reflect.ValueOf(v.time()))
-			}
 		}
 		for _, g := range b.group {
 			set(g)
@@ -553,6 +538,31 @@ func (w *Windows) emit(ev *Eval, s Sink, b *bucket, final bool) {
 		key = row[keyAt:]
 	}
 	s.Output(r, key, row[:keyAt])
+}
+
+// setHaving sets a field of having's struct to v. A null leaves a pointer
+// field (a column that may be null) nil.
+func setHaving(f reflect.Value, v value) {
+	if v.null {
+		return
+	}
+	if f.Kind() == reflect.Pointer {
+		p := reflect.New(f.Type().Elem())
+		f.Set(p)
+		f = p.Elem()
+	}
+	switch v.kind {
+	case kString:
+		f.SetString(v.s)
+	case kInt:
+		f.SetInt(v.i)
+	case kFloat:
+		f.SetFloat(v.float())
+	case kBool:
+		f.SetBool(v.b)
+	default:
+		f.Set(reflect.ValueOf(v.time()))
+	}
 }
 
 // State changelog: each open bucket is one entry keyed by its window and
