@@ -244,17 +244,14 @@ func (w *Windows) place(ev *Eval, ts, wm int64) (late string, err error) {
 			return w.addHopping(ev, ts, wm), nil
 		}
 		size, every := int64(win.Size), int64(win.Every)
-		accepted, lastStart := 0, int64(0)
-		for s := floorDiv(ts, every); s > ts-size; s -= every {
-			lastStart = s
-			if s+size <= wm {
-				continue
-			}
-			w.update(w.bucketAt(ev, s, s+size), ev)
-			accepted++
+		// The latest window of the event ends last: when it has closed,
+		// they all have, and the reason names it (as addHopping does).
+		last := floorDiv(ts, every)
+		if last+size <= wm {
+			return w.lateReason(last, last+size, wm), nil
 		}
-		if accepted == 0 {
-			return w.lateReason(lastStart, lastStart+size, wm), nil
+		for s := last; s > ts-size && s+size > wm; s -= every {
+			w.update(w.bucketAt(ev, s, s+size), ev)
 		}
 	case Session:
 		return w.addSession(ev, ts, wm), nil

@@ -318,3 +318,35 @@ HAVING lo IS NOT NULL`)
 		t.Errorf("rows %q, want %q", got.rows, want)
 	}
 }
+
+// TestHoppingLateReasonNamesTheLastWindow: a late event's reason names the
+// window of the event that closed last (its closing made the event late),
+// whether the rule's windows are built from panes, kept per window (with
+// emit_every) or judged before forwarding to the owner of the group.
+func TestHoppingLateReasonNamesTheLastWindow(t *testing.T) {
+	const want = "late: window [2024-01-01T00:00:00Z, 2024-01-01T00:02:00Z) already closed at watermark 2024-01-01T00:02:05Z (allowed lateness 0s)"
+	events := []in{{"02:05", "a", "Search", 0}, {"00:59", "a", "Search", 0}} // 00:59 is in [23:59, 00:01) and [00:00, 00:02)
+	for _, c := range []struct {
+		name, rule string
+		forward    bool
+	}{
+		{"panes", "window: {type: hopping, size: 2m, every: 1m}\naggregate: {n: count()}\n", false},
+		{"per window", "window: {type: hopping, size: 2m, every: 1m, emit_every: 1s}\naggregate: {n: count()}\n", false},
+		{"forwarded", "window: {type: hopping, size: 2m, every: 1m, emit_every: 1s}\naggregate: {n: count()}\n", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := mustRule(t, c.rule)
+			task, s := NewTask([]*Rule{r}), &fwdCollect{}
+			if c.forward {
+				task.Repartition()
+			}
+			for _, e := range events {
+				raw, rec, _ := r.TestEvent(e.event())
+				task.Process(rec, r.Codec.EventTime(rec), raw, nil, s)
+			}
+			if !slices.Equal(s.late, []string{want}) {
+				t.Errorf("late %q, want %q", s.late, want)
+			}
+		})
+	}
+}
