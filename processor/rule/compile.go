@@ -243,8 +243,16 @@ func (c *compiler) window(r *Rule) error {
 	out := &schema.Schema{Name: r.Name, Topic: r.Output, Description: r.Description, Zone: "UTC", Source: c.s.File, EventTime: "window_start"}
 	seen := map[string]bool{"window_start": true, "window_end": true}
 	hfields := []reflect.StructField{}
-	addH := func(name string, t schema.Type) {
-		hfields = append(hfields, reflect.StructField{Name: fmt.Sprintf("H%d", len(hfields)), Type: goType(t),
+	// A column that may be null (an optional group column; min, max and
+	// avg of no values) is a pointer in having's struct, so that having
+	// sees a null as nil (`lo != nil`, `lo ?? 0`), as SQL's HAVING sees
+	// NULL, rather than as the type's zero value.
+	addH := func(name string, t schema.Type, optional bool) {
+		gt := goType(t)
+		if optional {
+			gt = reflect.PointerTo(gt)
+		}
+		hfields = append(hfields, reflect.StructField{Name: fmt.Sprintf("H%d", len(hfields)), Type: gt,
 			Tag: reflect.StructTag(fmt.Sprintf(`expr:"%s"`, name))})
 	}
 	for _, n := range c.s.GroupBy {
@@ -266,7 +274,7 @@ func (c *compiler) window(r *Rule) error {
 			sc.Format, sc.Zone = "rfc3339", ""
 		}
 		out.Columns = append(out.Columns, sc)
-		addH(n.Name, col.typ)
+		addH(n.Name, col.typ, sc.Optional)
 	}
 	for _, a := range c.s.Aggregates {
 		if !nameRe.MatchString(a.Name) || seen[a.Name] {
@@ -321,16 +329,16 @@ func (c *compiler) window(r *Rule) error {
 			col.Format = "rfc3339"
 		}
 		out.Columns = append(out.Columns, col)
-		addH(a.Name, ag.typ)
+		addH(a.Name, ag.typ, col.Optional)
 	}
 	out.Columns = append(out.Columns,
 		schema.Column{Name: "window_start", Type: schema.Timestamp, Format: "rfc3339", Description: "start of the window (inclusive)"},
 		schema.Column{Name: "window_end", Type: schema.Timestamp, Format: "rfc3339", Description: "end of the window (exclusive)"})
-	addH("window_start", schema.Timestamp)
-	addH("window_end", schema.Timestamp)
+	addH("window_start", schema.Timestamp, false)
+	addH("window_end", schema.Timestamp, false)
 	if w.EmitEvery > 0 {
 		out.Columns = append(out.Columns, schema.Column{Name: "final", Type: schema.Bool, Description: "false for an early update, true for the result at the window's close"})
-		addH("final", schema.Bool)
+		addH("final", schema.Bool, false)
 	}
 	r.out = out
 	r.htype = reflect.StructOf(hfields)

@@ -100,14 +100,9 @@ func (w *Windows) forwardLate(ts, wm int64) string {
 		}
 	case Hopping:
 		size, every := int64(win.Size), int64(win.Every)
-		last := floorDiv(ts, every) // the latest window ends last
-		if last+size > wm {
-			return ""
+		if last := floorDiv(ts, every); last+size <= wm { // the latest window ends last
+			return w.lateReason(last, last+size, wm)
 		}
-		for last-every > ts-size {
-			last -= every
-		}
-		return w.lateReason(last, last+size, wm)
 	case Session:
 		if ts < wm {
 			return fmt.Sprintf("late: event at %s is behind the watermark %s of its partition (allowed lateness %s); a session over all partitions takes no older event",

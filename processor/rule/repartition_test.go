@@ -204,7 +204,7 @@ func TestForwardedLateness(t *testing.T) {
 			[]string{"late: window [2024-01-01T00:00:00Z, 2024-01-01T00:01:00Z) already closed at watermark 2024-01-01T00:01:00Z (allowed lateness 0s)"}},
 		{"window: {type: hopping, size: 2m, every: 1m, emit_every: 1s}\naggregate: {n: count()}\n",
 			[]in{{"02:05", "a", "Search", 0}, {"01:50", "a", "Search", 0}, {"00:59", "a", "Search", 0}},
-			[]string{"late: window [2023-12-31T23:59:00Z, 2024-01-01T00:01:00Z) already closed at watermark 2024-01-01T00:02:05Z (allowed lateness 0s)"}},
+			[]string{"late: window [2024-01-01T00:00:00Z, 2024-01-01T00:02:00Z) already closed at watermark 2024-01-01T00:02:05Z (allowed lateness 0s)"}},
 		{"window: {type: session, gap: 10m, allowed_lateness: 1m}\ngroup_by: [event_name]\naggregate: {n: count()}\n",
 			[]in{{"05:00", "a", "Search", 0}, {"04:00", "a", "Search", 0}, {"03:59", "a", "Search", 0}},
 			[]string{"late: event at 2024-01-01T00:03:59Z is behind the watermark 2024-01-01T00:04:00Z of its partition (allowed lateness 1m0s); a session over all partitions takes no older event"}},

@@ -244,17 +244,14 @@ func (w *Windows) place(ev *Eval, ts, wm int64) (late string, err error) {
 			return w.addHopping(ev, ts, wm), nil
 		}
 		size, every := int64(win.Size), int64(win.Every)
-		accepted, lastStart := 0, int64(0)
-		for s := floorDiv(ts, every); s > ts-size; s -= every {
-			lastStart = s
-			if s+size <= wm {
-				continue
-			}
-			w.update(w.bucketAt(ev, s, s+size), ev)
-			accepted++
+		// The latest window of the event ends last: when it has closed,
+		// they all have, and the reason names it (as addHopping does).
+		last := floorDiv(ts, every)
+		if last+size <= wm {
+			return w.lateReason(last, last+size, wm), nil
 		}
-		if accepted == 0 {
-			return w.lateReason(lastStart, lastStart+size, wm), nil
+		for s := last; s > ts-size && s+size > wm; s -= every {
+			w.update(w.bucketAt(ev, s, s+size), ev)
 		}
 	case Session:
 		return w.addSession(ev, ts, wm), nil
@@ -474,23 +471,8 @@ func (w *Windows) emit(ev *Eval, s Sink, b *bucket, final bool) {
 		hv := reflect.New(r.htype).Elem()
 		i := 0
 		set := func(v value) {
-			f := hv.Field(i)
+			setHaving(hv.Field(i), v)
 			i++
-			if v.null {
-				return
-			}
-			switch v.kind {
-			case kString:
-				f.SetString(v.s)
-			case kInt:
-				f.SetInt(v.i)
-			case kFloat:
-				f.SetFloat(v.float())
-			case kBool:
-				f.SetBool(v.b)
-			default:
-				f.Set(reflect.ValueOf(v.time()))
-			}
 		}
 		for _, g := range b.group {
 			set(g)
@@ -553,6 +535,31 @@ func (w *Windows) emit(ev *Eval, s Sink, b *bucket, final bool) {
 		key = row[keyAt:]
 	}
 	s.Output(r, key, row[:keyAt])
+}
+
+// setHaving sets a field of having's struct to v. A null leaves a pointer
+// field (a column that may be null) nil.
+func setHaving(f reflect.Value, v value) {
+	if v.null {
+		return
+	}
+	if f.Kind() == reflect.Pointer {
+		p := reflect.New(f.Type().Elem())
+		f.Set(p)
+		f = p.Elem()
+	}
+	switch v.kind {
+	case kString:
+		f.SetString(v.s)
+	case kInt:
+		f.SetInt(v.i)
+	case kFloat:
+		f.SetFloat(v.float())
+	case kBool:
+		f.SetBool(v.b)
+	default:
+		f.Set(reflect.ValueOf(v.time()))
+	}
 }
 
 // State changelog: each open bucket is one entry keyed by its window and

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/schema"
 )
 
 type collect struct {
@@ -231,5 +233,120 @@ func TestStateRoundTrip(t *testing.T) {
 		if !slices.Equal(c.rows, whole) {
 			t.Errorf("%s\nrestored:\n%s\nwant:\n%s", spec, strings.Join(c.rows, "\n"), strings.Join(whole, "\n"))
 		}
+	}
+}
+
+// TestHavingSeesNullAggregates: min, max and avg of no values are null, and
+// having sees them as null, as SQL's HAVING does: `lo != nil` (SQL's IS NOT
+// NULL) keeps only groups with a value, and a comparison with a null keeps
+// no row (SQL's unknown) instead of comparing the type's zero value.
+func TestHavingSeesNullAggregates(t *testing.T) {
+	const aggs = "window: {type: tumbling, size: 1m}\ngroup_by: [user_id]\naggregate:\n" +
+		"  n: count()\n" +
+		"  lo: 'min(event_name == \"Purchase\" ? additional_data.price : nil)'\n" +
+		"  mean: 'avg(event_name == \"Purchase\" ? additional_data.price : nil)'\n"
+	// u1 bought (lo 5), u2 only searched (lo and mean null).
+	events := []in{{"00:10", "u1", "Purchase", 5}, {"00:20", "u2", "Search", 1}}
+	u1 := `u1 {"user_id":"u1","n":1,"lo":5,"mean":5,"window_start":"2024-01-01T00:00:00Z","window_end":"2024-01-01T00:01:00Z"}`
+	u2 := `u2 {"user_id":"u2","n":1,"lo":null,"mean":null,"window_start":"2024-01-01T00:00:00Z","window_end":"2024-01-01T00:01:00Z"}`
+	cases := []struct {
+		having string
+		want   []string
+		errs   int
+	}{
+		{"lo != nil", []string{u1}, 0},
+		{"lo == nil", []string{u2}, 0},
+		{"(mean ?? 0) < 10", []string{u1, u2}, 0},
+		{"(mean ?? 100) < 10", []string{u1}, 0},
+		{"lo < 10", []string{u1}, 1}, // u2: null < 10 is not true
+		{"n >= 1", []string{u1, u2}, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.having, func(t *testing.T) {
+			got := feed(t, mustRule(t, aggs+"having: "+c.having+"\n"), events, true)
+			if !slices.Equal(got.rows, c.want) {
+				t.Errorf("rows:\n got  %s\n want %s", strings.Join(got.rows, "\n      "), strings.Join(c.want, "\n      "))
+			}
+			if len(got.late) != c.errs {
+				t.Errorf("errors: %q, want %d", got.late, c.errs)
+			}
+		})
+	}
+}
+
+// TestHavingSeesNullGroups: a group column read from an optional field is
+// null for events without it, and having sees that null as nil.
+func TestHavingSeesNullGroups(t *testing.T) {
+	sc, err := schema.Parse("s", []byte("name: s\ntopic: s\nevent_time: ts\ncolumns:\n"+
+		"  - {name: ts, type: timestamp, format: rfc3339}\n  - {name: x, type: int, optional: true}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Load("t.yaml", []byte("name: t\nsource: s\noutput: out\nwindow: {type: tumbling, size: 1m}\n"+
+		"group_by: [x]\naggregate: {n: count()}\nhaving: x == nil\n"), map[string]*schema.Schema{"s": sc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, c := NewTask([]*Rule{r}), &collect{}
+	for _, e := range []map[string]any{{"ts": "2024-01-01T00:00:10Z", "x": 0}, {"ts": "2024-01-01T00:00:20Z"}} {
+		raw, rec, err := r.TestEvent(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		task.Process(rec, r.Codec.EventTime(rec), raw, nil, c)
+	}
+	task.Flush(c)
+	want := []string{` {"x":null,"n":1,"window_start":"2024-01-01T00:00:00Z","window_end":"2024-01-01T00:01:00Z"}`}
+	if !slices.Equal(c.rows, want) || len(c.late) != 0 {
+		t.Errorf("rows %q (errors %q), want %q", c.rows, c.late, want)
+	}
+}
+
+// TestSQLHavingIsNotNull: the SQL twin of `lo != nil` keeps the same rows.
+func TestSQLHavingIsNotNull(t *testing.T) {
+	r, err := loadSQL(t, `-- output: out
+SELECT user_id, MIN(CASE WHEN event_name = 'Purchase' THEN additional_data.price END) AS lo
+FROM clickstream
+GROUP BY TUMBLE(ROWTIME, INTERVAL '1' MINUTE), user_id
+HAVING lo IS NOT NULL`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := feed(t, r, []in{{"00:10", "u1", "Purchase", 5}, {"00:20", "u2", "Search", 1}}, true)
+	want := []string{`u1 {"user_id":"u1","lo":5,"window_start":"2024-01-01T00:00:00Z","window_end":"2024-01-01T00:01:00Z"}`}
+	if !slices.Equal(got.rows, want) {
+		t.Errorf("rows %q, want %q", got.rows, want)
+	}
+}
+
+// TestHoppingLateReasonNamesTheLastWindow: a late event's reason names the
+// window of the event that closed last (its closing made the event late),
+// whether the rule's windows are built from panes, kept per window (with
+// emit_every) or judged before forwarding to the owner of the group.
+func TestHoppingLateReasonNamesTheLastWindow(t *testing.T) {
+	const want = "late: window [2024-01-01T00:00:00Z, 2024-01-01T00:02:00Z) already closed at watermark 2024-01-01T00:02:05Z (allowed lateness 0s)"
+	events := []in{{"02:05", "a", "Search", 0}, {"00:59", "a", "Search", 0}} // 00:59 is in [23:59, 00:01) and [00:00, 00:02)
+	for _, c := range []struct {
+		name, rule string
+		forward    bool
+	}{
+		{"panes", "window: {type: hopping, size: 2m, every: 1m}\naggregate: {n: count()}\n", false},
+		{"per window", "window: {type: hopping, size: 2m, every: 1m, emit_every: 1s}\naggregate: {n: count()}\n", false},
+		{"forwarded", "window: {type: hopping, size: 2m, every: 1m, emit_every: 1s}\naggregate: {n: count()}\n", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := mustRule(t, c.rule)
+			task, s := NewTask([]*Rule{r}), &fwdCollect{}
+			if c.forward {
+				task.Repartition()
+			}
+			for _, e := range events {
+				raw, rec, _ := r.TestEvent(e.event())
+				task.Process(rec, r.Codec.EventTime(rec), raw, nil, s)
+			}
+			if !slices.Equal(s.late, []string{want}) {
+				t.Errorf("late %q, want %q", s.late, want)
+			}
+		})
 	}
 }
