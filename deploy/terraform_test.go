@@ -21,6 +21,7 @@ var wantWorkerActions = []string{
 	"kafka-cluster:AlterGroup",
 	"kafka-cluster:AlterTransactionalId",
 	"kafka-cluster:Connect",
+	"kafka-cluster:CreateTopic",
 	"kafka-cluster:DescribeCluster",
 	"kafka-cluster:DescribeGroup",
 	"kafka-cluster:DescribeTopic",
@@ -88,9 +89,9 @@ func TestTerraform(t *testing.T) {
 	}
 	// The sink alone touches the lake, the processor alone transactions.
 	for w, forbidden := range map[string][]string{
-		"collector": {"s3:PutObject", "kafka-cluster:ReadData", "kafka-cluster:AlterTransactionalId"},
+		"collector": {"s3:PutObject", "kafka-cluster:ReadData", "kafka-cluster:AlterTransactionalId", "kafka-cluster:CreateTopic"},
 		"processor": {"s3:PutObject", "kms:Decrypt"},
-		"sink":      {"kafka-cluster:WriteData", "kafka-cluster:AlterTransactionalId"},
+		"sink":      {"kafka-cluster:WriteData", "kafka-cluster:AlterTransactionalId", "kafka-cluster:CreateTopic"},
 	} {
 		for _, a := range forbidden {
 			if policies[w][a] {
@@ -184,6 +185,44 @@ func TestTerraformTrustsKEDA(t *testing.T) {
 		}
 		if !slices.Contains(subs, keda) || keda == "system:serviceaccount:" {
 			t.Errorf("role of %s: trusts %v, not KEDA's ServiceAccount (var.keda_service_account): KEDA cannot assume it to read the lag", sa, subs)
+		}
+	}
+}
+
+// A window rule added to the rules ConfigMap makes the processor create
+// and use <group>.<rule>.partials or .repartition (and <group>.<source>.state
+// for a new source). MSK keeps auto-create off and the topics Job knows only
+// the shipped rule's topics, so the processor's role must let it create and
+// use its own <group>.* topics, and those alone.
+func TestProcessorManagesItsInternalTopics(t *testing.T) {
+	tf := parseTerraform(t)
+	tf.locals["topic_arn"] = cty.StringVal("TOPICS") // the cluster's topic ARN prefix, known only at apply
+	own := "TOPICS/" + tf.vars["consumer_groups"].GetAttr("processor").AsString() + ".*"
+	granted := map[string]bool{}
+	for _, st := range tf.docs["processor"].Blocks {
+		res, diags := st.Body.Attributes["resources"].Expr.Value(tf.ctx(nil))
+		if diags.HasErrors() || !res.IsWhollyKnown() {
+			continue
+		}
+		var resources []string
+		for it := res.ElementIterator(); it.Next(); {
+			_, v := it.Element()
+			resources = append(resources, v.AsString())
+		}
+		acts, _ := st.Body.Attributes["actions"].Expr.Value(nil)
+		for it := acts.ElementIterator(); it.Next(); {
+			_, a := it.Element()
+			if a.AsString() == "kafka-cluster:CreateTopic" && !slices.Equal(resources, []string{own}) {
+				t.Errorf("processor may create topics %v: want its own %s alone", resources, own)
+			}
+			if slices.Contains(resources, own) {
+				granted[a.AsString()] = true
+			}
+		}
+	}
+	for _, a := range []string{"kafka-cluster:DescribeTopic", "kafka-cluster:CreateTopic", "kafka-cluster:ReadData", "kafka-cluster:WriteData"} {
+		if !granted[a] {
+			t.Errorf("processor role: no %s on %s", a, own)
 		}
 	}
 }

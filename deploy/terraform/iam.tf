@@ -81,10 +81,15 @@ data "aws_iam_policy_document" "processor" {
     actions   = ["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"]
     resources = concat(local.output_topic, [local.dead_topic, local.late_topic])
   }
+  # Its own topics, all named <group>.*: window-state changelogs
+  # (<group>.<source>.state) and, for each window rule that combines
+  # partials or repartitions, <group>.<rule>.partials or .repartition. It
+  # creates these itself when a rule needs one, so adding a rule to the
+  # ConfigMap needs no topic Job run; it may create no other topic.
   statement {
-    sid       = "WindowState"
-    actions   = ["kafka-cluster:DescribeTopic", "kafka-cluster:ReadData", "kafka-cluster:WriteData"]
-    resources = local.state_topic
+    sid       = "InternalTopics"
+    actions   = ["kafka-cluster:DescribeTopic", "kafka-cluster:CreateTopic", "kafka-cluster:ReadData", "kafka-cluster:WriteData"]
+    resources = ["${local.topic_arn}/${var.consumer_groups.processor}.*"]
   }
   statement {
     sid       = "Group"
@@ -140,7 +145,7 @@ data "aws_iam_policy_document" "sink" {
 
 # admin: the one-off `sluice check --create` job that creates the topics
 # (MSK keeps auto.create.topics.enable=false, and the workers are not
-# allowed to create topics).
+# allowed to create topics, but for the processor's own <group>.* ones).
 data "aws_iam_policy_document" "admin" {
   statement {
     sid       = "Cluster"
