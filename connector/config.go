@@ -69,7 +69,7 @@ var (
 	ErrBadDest       = errors.New("--to must be file:///absolute/dir or s3://bucket/prefix")
 	ErrBadPartition  = errors.New("--partition-by must be event-time or arrival-time")
 	ErrBadCompress   = errors.New("--compression must be snappy, zstd, gzip or none")
-	ErrBadFlush      = errors.New("flush thresholds must be positive")
+	ErrBadFlush      = errors.New("flush thresholds and limits must not be negative")
 	ErrBadPartColumn = errors.New("--partition-column must name a top-level string, int or bool column of every table")
 	// ErrFolderKeyPartColumn: a partition column named year, month, day or
 	// hour would repeat that key in the path (year=2024/.../year=x/), and a
@@ -149,9 +149,8 @@ func (c *Config) Validate() error {
 	if c.ShutdownWait == 0 {
 		c.ShutdownWait = 60 * time.Second
 	}
-	if c.FlushInterval < 0 || c.FlushSize < 0 || c.FlushRecords < 0 || c.MemoryBudget < 0 || c.MaxOpenFiles < filesPerRecord || c.RowGroupSize < 0 ||
-		c.StoreTimeout < 0 || c.RetryBackoff < 0 || c.ShutdownWait < 0 {
-		return ErrBadFlush
+	if err := c.checkLimits(); err != nil {
+		return err
 	}
 	switch c.PartitionBy {
 	case "":
@@ -186,6 +185,33 @@ func (c *Config) Validate() error {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	return nil
+}
+
+// checkLimits names the first flush threshold or limit out of range.
+func (c *Config) checkLimits() error {
+	for _, l := range []struct {
+		name string
+		bad  bool
+		val  any
+	}{
+		{"--flush-interval", c.FlushInterval < 0, c.FlushInterval},
+		{"--flush-size", c.FlushSize < 0, c.FlushSize},
+		{"--flush-records", c.FlushRecords < 0, c.FlushRecords},
+		{"--memory-budget", c.MemoryBudget < 0, c.MemoryBudget},
+		{"RowGroupSize", c.RowGroupSize < 0, c.RowGroupSize},
+		{"StoreTimeout", c.StoreTimeout < 0, c.StoreTimeout},
+		{"RetryBackoff", c.RetryBackoff < 0, c.RetryBackoff},
+		{"ShutdownWait", c.ShutdownWait < 0, c.ShutdownWait},
+	} {
+		if l.bad {
+			return fmt.Errorf("%w: %s is %v", ErrBadFlush, l.name, l.val)
+		}
+	}
+	if c.MaxOpenFiles < filesPerRecord {
+		return fmt.Errorf("%w: --max-open-files must be at least %d (one record may open %d files), not %d",
+			ErrBadFlush, filesPerRecord, filesPerRecord, c.MaxOpenFiles)
 	}
 	return nil
 }

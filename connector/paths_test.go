@@ -121,6 +121,17 @@ func TestConfigValidate(t *testing.T) {
 	if TableName("clickstream.high_intent-views") != "clickstream_high_intent_views" {
 		t.Fatal(TableName("clickstream.high_intent-views"))
 	}
+	// An out-of-range limit is named, with the bound it misses.
+	for want, mod := range map[string]func(*Config){
+		"--max-open-files must be at least 2": func(c *Config) { c.MaxOpenFiles = 1 },
+		"--flush-interval is -1s":             func(c *Config) { c.FlushInterval = -time.Second },
+	} {
+		c := ok()
+		mod(&c)
+		if err := c.Validate(); !errors.Is(err, ErrBadFlush) || !strings.Contains(err.Error(), want) {
+			t.Errorf("got %v, want ErrBadFlush saying %q", err, want)
+		}
+	}
 }
 
 // A partition column named like a folder key of the hour folders would put
