@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -43,8 +44,8 @@ type Config struct {
 // Validate fills defaults and checks everything that can be checked before
 // starting, so bad input fails fast with nothing half-written.
 func (c *Config) Validate() error {
-	if c.Rate < 0 {
-		return errors.New("--rate must not be negative")
+	if !(c.Rate >= 0) || math.IsInf(c.Rate, 1) { // NaN fails every comparison
+		return errors.New("--rate must be a finite number >= 0")
 	}
 	if c.Duration < 0 || c.Count < 0 {
 		return errors.New("--duration and --count must not be negative")

@@ -2,6 +2,7 @@ package dev
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -111,6 +112,15 @@ func TestRunRejectsBadInput(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(lake); len(ents) != 0 {
 		t.Fatalf("the lake got files after a failed start: %v", ents)
+	}
+
+	// A bad rate is refused by Validate (a usage error), not later by the
+	// generator.
+	for _, rate := range []float64{math.NaN(), math.Inf(1), -1} {
+		c := Config{RulesDir: "../../rules", Lake: lake, Rate: rate}
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "--rate") {
+			t.Fatalf("--rate %v: %v", rate, err)
+		}
 	}
 
 	// A lake path under a regular file cannot be created, even by root.
