@@ -10,6 +10,7 @@ type metrics struct {
 	evaluated    *prometheus.CounterVec // rule
 	matched      *prometheus.CounterVec
 	ruleErrors   *prometheus.CounterVec
+	closeErrors  *prometheus.CounterVec
 	late         *prometheus.CounterVec
 	deadLettered *prometheus.CounterVec // reason: invalid, rule_error
 	stateSize    *prometheus.GaugeVec   // rule
@@ -30,6 +31,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		evaluated:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: ns + "rule_evaluated_total", Help: "Events a rule evaluated."}, []string{"rule"}),
 		matched:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: ns + "rule_matched_total", Help: "Events a rule's where matched."}, []string{"rule"}),
 		ruleErrors:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: ns + "rule_errors_total", Help: "Events a rule failed on (sent to the dead-letter topic)."}, []string{"rule"}),
+		closeErrors:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: ns + "window_errors_total", Help: "Window results a rule failed to emit when closing windows (a having error, say), in committed transactions."}, []string{"rule"}),
 		late:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: ns + "late_events_total", Help: "Events that came after their windows closed (sent to the late topic)."}, []string{"rule"}),
 		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: ns + "dead_lettered_total", Help: "Records sent to the dead-letter topic."}, []string{"reason"}),
 		stateSize:    prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: ns + "window_state_size", Help: "Open (window, group) states of a rule."}, []string{"rule"}),
@@ -42,7 +44,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		restored:     prometheus.NewCounter(prometheus.CounterOpts{Name: ns + "state_entries_restored_total", Help: "Window state entries read back from changelog topics."}),
 		restores:     prometheus.NewCounter(prometheus.CounterOpts{Name: ns + "changelog_reads_total", Help: "Changelog partitions read to restore window state (empty ones included)."}),
 	}
-	for _, c := range []prometheus.Collector{m.consumed, m.evaluated, m.matched, m.ruleErrors, m.late, m.deadLettered,
+	for _, c := range []prometheus.Collector{m.consumed, m.evaluated, m.matched, m.ruleErrors, m.closeErrors, m.late, m.deadLettered,
 		m.stateSize, m.wmLag, m.consumerLag, m.txns, m.rulesLoaded, m.reloadFailed, m.reloads, m.restored, m.restores} {
 		// A second Run on one registry keeps the first series (tests).
 		_ = reg.Register(c)

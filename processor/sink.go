@@ -22,6 +22,7 @@ type txnSink struct {
 	topics   map[string]*outTopic
 	consumed map[string]int64
 	dead     map[string]int64
+	closing  map[*rule.Rule]*closeErrors // rules that failed while closing windows
 	promise  func(*kgo.Record, error)
 	arena    arena        // this transaction's produced records and bytes
 	b        batches      // this transaction's open batches of internal records
@@ -48,6 +49,7 @@ func (s *txnSink) reset() {
 		o.txn = 0
 	}
 	s.consumed, s.dead = map[string]int64{}, map[string]int64{}
+	clear(s.closing)
 	s.mu.Lock()
 	s.prodErr = nil
 	s.mu.Unlock()
@@ -175,10 +177,41 @@ func (s *txnSink) Late(r *rule.Rule, reason string) {
 
 func (s *txnSink) Error(r *rule.Rule, err error) {
 	if s.cur == nil {
-		s.w.log.Warn("rule failed while closing a window", "rule", r.Name, "err", err)
+		s.closeError(r, err)
 		return
 	}
 	s.deadLetter(s.cur, err.Error(), r.Name, "rule_error")
+}
+
+// closeErrors are a rule's failures while closing windows in one
+// transaction (a `having` that fails on a row, say on a null): the window
+// results it could not emit.
+type closeErrors struct {
+	n     int64
+	first error
+}
+
+// closeError counts a failure to emit a window result. There is no input
+// record to dead-letter; the failures are logged once per rule and
+// transaction (logCloseErrors), as one bad `having` fails every row.
+func (s *txnSink) closeError(r *rule.Rule, err error) {
+	if s.closing == nil {
+		s.closing = map[*rule.Rule]*closeErrors{}
+	}
+	ce := s.closing[r]
+	if ce == nil {
+		ce = &closeErrors{first: err}
+		s.closing[r] = ce
+	}
+	ce.n++
+}
+
+// logCloseErrors logs the transaction's window-close failures, one line
+// per rule.
+func (s *txnSink) logCloseErrors() {
+	for r, ce := range s.closing {
+		s.w.log.Warn("rule failed while closing windows; those results are not emitted", "rule", r.Name, "results", ce.n, "first_err", ce.first)
+	}
 }
 
 // deadLetter sends an input record that could not be processed to the

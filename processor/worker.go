@@ -477,6 +477,7 @@ func (w *worker) tick(ctx context.Context, now time.Time) error {
 	}
 	w.tickCombiners()
 	w.tickGatherers(now)
+	w.sink.logCloseErrors()
 	w.gauges(now)
 	return nil
 }
@@ -548,6 +549,9 @@ func (w *worker) committed(n int64) {
 	}
 	for reason, c := range w.sink.dead {
 		w.m.deadLettered.WithLabelValues(reason).Add(float64(c))
+	}
+	for r, ce := range w.sink.closing {
+		w.m.closeErrors.WithLabelValues(r.Name).Add(float64(ce.n))
 	}
 	w.cfg.Stats.add(n, w.sink.produced(), matched)
 	w.sink.reset()
