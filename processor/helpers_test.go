@@ -241,3 +241,15 @@ func startRun(t testing.TB, cfg Config) (stop func() error) {
 	t.Cleanup(func() { _ = stop() })
 	return stop
 }
+
+// feeder returns a function that produces events to clickstream and waits
+// until the worker has consumed everything fed so far.
+func feeder(t testing.TB, b *broker.Broker, stats *Stats) func([]event) {
+	consumed := 0
+	return func(evs []event) {
+		t.Helper()
+		produce(t, b, "clickstream", eventRecords(evs)...)
+		consumed += len(evs)
+		waitFor(t, 60*time.Second, "events consumed", func() bool { return stats.Consumed() >= int64(consumed) })
+	}
+}

@@ -73,13 +73,7 @@ func TestReAddedWindowRuleStartsAfresh(t *testing.T) {
 	cfg := Config{Kafka: kafkaCfg(b), RulesDir: dir, Group: "g", InstanceID: "w", Reg: reg, Stats: stats, IdleTimeout: -1, Log: testLog(t)}
 	stop := startRun(t, cfg)
 	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	consumed := 0
-	feed := func(evs []event) {
-		t.Helper()
-		produce(t, b, "clickstream", eventRecords(evs)...)
-		consumed += len(evs)
-		waitFor(t, 30*time.Second, "events consumed", func() bool { return stats.Consumed() >= int64(consumed) })
-	}
+	feed := feeder(t, b, stats)
 	feed(genEvents(1, 2, 100, start, time.Second)) // the window [00:00, 01:00) of most users opens
 
 	if err := os.Remove(file); err != nil {
@@ -132,13 +126,7 @@ func TestReAddedCombiningRuleStartsAfresh(t *testing.T) {
 		}
 		return evs
 	}
-	consumed := 0
-	feed := func(evs []event) {
-		t.Helper()
-		produce(t, b, "clickstream", eventRecords(evs)...)
-		consumed += len(evs)
-		waitFor(t, 30*time.Second, "events consumed", func() bool { return stats.Consumed() >= int64(consumed) })
-	}
+	feed := feeder(t, b, stats)
 	feed(append(append(on(0, genEvents(1, 1, 20, start, time.Second)), on(0, genEvents(2, 1, 1, start.Add(2*time.Minute), time.Second))...),
 		on(1, genEvents(3, 1, 20, start, time.Second))...))
 	g := newGroupView(t, b, "g")

@@ -112,7 +112,7 @@ func (s *txnSink) own(b []byte) []byte {
 func (s *txnSink) produce(r *kgo.Record) {
 	o := s.topic(r.Topic)
 	if len(r.Key) > 0 {
-		r.Partition = int32(o.parter.Partition(r, int(o.n)))
+		r.Partition = o.keyed(r)
 	} else {
 		r.Partition = s.part % o.n // deterministic, so a replay lands where the first run did
 	}
@@ -135,10 +135,10 @@ func (s *txnSink) topic(name string) *outTopic {
 }
 
 // partitionFor is the partition of r's topic its key places it in.
-func (s *txnSink) partitionFor(r *kgo.Record) int32 {
-	o := s.topic(r.Topic)
-	return int32(o.parter.Partition(r, int(o.n)))
-}
+func (s *txnSink) partitionFor(r *kgo.Record) int32 { return s.topic(r.Topic).keyed(r) }
+
+// keyed is the partition r's key places it in.
+func (o *outTopic) keyed(r *kgo.Record) int32 { return int32(o.parter.Partition(r, int(o.n))) }
 
 // partitions updates the partition count of topic (from the topic's
 // metadata).

@@ -36,7 +36,7 @@ func TestSQLRuleHotReload(t *testing.T) {
 	}()
 
 	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	consumed, want := 0, 0
+	want, feed := 0, feeder(t, b, stats)
 	batch := func(seed uint64, threshold float64) {
 		t.Helper()
 		evs := genEvents(seed, 1, 300, start, time.Second)
@@ -46,9 +46,7 @@ func TestSQLRuleHotReload(t *testing.T) {
 				want++
 			}
 		}
-		produce(t, b, "clickstream", eventRecords(evs)...)
-		consumed += len(evs)
-		waitFor(t, 60*time.Second, "batch consumed", func() bool { return stats.Consumed() >= int64(consumed) })
+		feed(evs)
 		waitFor(t, 30*time.Second, "outputs committed", func() bool { return len(readCommitted(t, b, "out.views")) == want })
 	}
 	reloads := func() float64 { return gathered(t, reg, "sluice_process_rules_reloads_total") }
