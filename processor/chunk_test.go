@@ -3,8 +3,6 @@ package processor
 import (
 	"bytes"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -25,9 +23,7 @@ func TestChunkedRecordsKeepTheirOrigin(t *testing.T) {
 		"second_part_x": "where: split(user_id, \"-\")[1] == \"x\"\n",
 		"per_minute":    "window: {type: tumbling, size: 1m}\naggregate: {n: count()}\n",
 	} {
-		if err := os.WriteFile(filepath.Join(dir, name+".yaml"), []byte("name: "+name+"\nsource: clickstream\noutput: out."+name+"\n"+body), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeFile(t, dir, name+".yaml", "name: "+name+"\nsource: clickstream\noutput: out."+name+"\n"+body)
 	}
 	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	n := 3*chunkEvents + 100

@@ -3,8 +3,6 @@ package processor
 import (
 	"context"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -56,16 +54,14 @@ func TestWindowCloseErrorsAreCountedAndLoggedOnce(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "cheap.yaml"), []byte(`name: cheap_buyers
+	writeFile(t, dir, "cheap.yaml", `name: cheap_buyers
 source: clickstream
 output: out.cheap
 window: {type: tumbling, size: 1m}
 group_by: [user_id]
 aggregate: {lo: 'min(event_name == "Purchase" ? additional_data.price : nil)'}
 having: lo < 10
-`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+`)
 	produce(t, b, "clickstream", eventRecords(evs)...)
 	h := &countingHandler{msg: "rule failed while closing windows; those results are not emitted"}
 	reg, stats := prometheus.NewRegistry(), &Stats{}
