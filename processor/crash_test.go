@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -98,6 +100,10 @@ func TestCrashRecoveryIsExactlyOnce(t *testing.T) {
 		len(want["clickstream.abandoned_carts"]) == 0 || len(want["clickstream.product_sessions"]) == 0 || len(want["sluice.late"]) == 0 {
 		t.Fatalf("the crash-free run produced too little to compare: %v", counts(want))
 	}
+	// Repartitioned or merged from partials, the rows are the same.
+	if !slices.Equal(want["clickstream.revenue_per_product"], want["clickstream.revenue_partials"]) {
+		t.Fatalf("revenue_per_product repartitioned and from partials differ:\n%s", firstDiff(want["clickstream.revenue_per_product"], want["clickstream.revenue_partials"]))
+	}
 	for round := 0; round < 3; round++ {
 		got := run(4)
 		for _, topic := range outputs {
@@ -160,10 +166,18 @@ func eosFixture(t *testing.T, parts int32) (recs []*kgo.Record, rules string, ou
 		recs = append(recs, eventRecords([]event{closer})...)
 	}
 	rules = writeRules(t, "high_intent_views", "events_per_minute", "revenue_per_product", "abandoned_carts")
+	// The shipped revenue_per_product repartitions; the same rule merged
+	// from per-partition partials (panes) keeps that path covered.
+	data, err := os.ReadFile(filepath.Join(rules, "revenue_per_product.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, rules, "revenue_partials.yaml", strings.NewReplacer("name: revenue_per_product", "name: revenue_partials",
+		"output: clickstream.revenue_per_product", "output: clickstream.revenue_partials", "repartition: true", "repartition: false").Replace(string(data)))
 	// Sessions per product: the topic is keyed by user, so a product's
 	// sessions go through the repartition topic.
 	writeFile(t, rules, "product_sessions.yaml", strings.NewReplacer("gap: 2m", "gap: 10s", "allowed_lateness: 30s", "allowed_lateness: 5s").Replace(productSessions))
-	outputs = []string{"clickstream.high_intent_views", "clickstream.events_per_minute", "clickstream.revenue_per_product",
+	outputs = []string{"clickstream.high_intent_views", "clickstream.events_per_minute", "clickstream.revenue_per_product", "clickstream.revenue_partials",
 		"clickstream.abandoned_carts", "clickstream.product_sessions", "sluice.late", "sluice.dead-letter"}
 
 	return recs, rules, outputs

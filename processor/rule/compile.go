@@ -559,6 +559,11 @@ func fingerprint(s *Spec, combines bool) string {
 	if win := s.Window; win != nil {
 		w("win", win.Type, win.Size.String(), win.Every.String(), win.Gap.String(), win.AllowedLateness.String(),
 			win.EmitEvery.String(), fmt.Sprint(win.DistinctExact))
+		if win.Repartition && win.Type != Session && win.EmitEvery == 0 {
+			// Only where it changes where the state lives: the hashes of
+			// rules without it stay as they were.
+			w("repartition")
+		}
 		// The encoding of window state (codec_state.go): the Hash keys a
 		// rule's changelog entries and partials, so entries written in
 		// another format are ignored (the rule starts empty) rather than

@@ -41,6 +41,7 @@ type windowFile struct {
 	AllowedLateness string `yaml:"allowed_lateness"`
 	EmitEvery       string `yaml:"emit_every"`
 	DistinctExact   int    `yaml:"distinct_exact"`
+	Repartition     bool   `yaml:"repartition"`
 }
 
 type testFile struct {
@@ -157,7 +158,7 @@ func ParseFile(name string, data []byte) (*Spec, error) {
 		s.Aggregates = append(s.Aggregates, a)
 	}
 	if f.Window != nil {
-		w := &WindowSpec{Type: f.Window.Type, DistinctExact: f.Window.DistinctExact}
+		w := &WindowSpec{Type: f.Window.Type, DistinctExact: f.Window.DistinctExact, Repartition: f.Window.Repartition}
 		for _, d := range []struct {
 			key string
 			src string

@@ -76,6 +76,9 @@ func Lint(dir string, schemas map[string]*schema.Schema) ([]Finding, error) {
 		if r.Description == "" {
 			out = append(out, Finding{At: at("$.name"), Severity: "warning", Msg: "rule has no description"})
 		}
+		if w := r.Window; w != nil && w.Repartition && r.groupedByKey() {
+			out = append(out, Finding{At: at("$.window"), Severity: "warning", Msg: fmt.Sprintf("repartition has no effect: the rule groups by the record key (%s), so each group lives in one partition", r.Schema.Key)})
+		}
 		if sources[r.Output] {
 			out = append(out, Finding{At: at("$.output"), Severity: "warning", Msg: fmt.Sprintf("output topic %s is a source topic of another schema", r.Output)})
 		}

@@ -29,10 +29,12 @@ type ForwardSink interface {
 }
 
 // Repartitions says whether the rule's events are sent to the owner of
-// their group: session rules and rules with emit_every, unless a group
-// column is the record key (then each group lives in one partition).
+// their group: session rules, rules with emit_every and rules that ask for
+// it (repartition: true), unless a group column is the record key (then
+// each group lives in one partition).
 func (r *Rule) Repartitions() bool {
-	return r.Window != nil && (r.Window.Type == Session || r.Window.EmitEvery > 0) && !r.groupedByKey()
+	w := r.Window
+	return w != nil && (w.Type == Session || w.EmitEvery > 0 || w.Repartition) && !r.groupedByKey()
 }
 
 // Repartition makes the task forward the events of repartitioned rules to
@@ -271,6 +273,12 @@ func (g *Gatherer) Restore(key string, val []byte) error {
 		if p >= 0 && p < len(g.wms) {
 			g.Mark(p, int64(binary.BigEndian.Uint64(val)))
 			g.dirty[p] = false // already in the changelog
+			if g.w.panes != nil {
+				// The changelog is written after closing (as Windows.Restore
+				// says of its "m" entry): the panes still needed by open
+				// windows must not emit the closed ones again.
+				g.w.closedWM = max(g.w.closedWM, g.w.wm())
+			}
 		}
 		return nil
 	}

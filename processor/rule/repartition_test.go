@@ -266,7 +266,17 @@ func TestGathererEarlyRowsAreGlobal(t *testing.T) {
 // TestGathererStateRoundTrip: a gatherer restored from its changes carries
 // on like the original.
 func TestGathererStateRoundTrip(t *testing.T) {
-	r := mustRule(t, "window: {type: session, gap: 30s}\ngroup_by: [event_name]\naggregate: {n: count(), d: count_distinct(user_id)}\n")
+	for _, spec := range []string{
+		"window: {type: session, gap: 30s}\ngroup_by: [event_name]\naggregate: {n: count(), d: count_distinct(user_id)}\n",
+		// Panes: the restored windows must not emit again what closed
+		// before the changelog was written.
+		"window: {type: hopping, size: 1m, every: 20s, repartition: true}\ngroup_by: [event_name]\naggregate: {n: count(), d: count_distinct(user_id)}\n",
+	} {
+		gathererRoundTrip(t, mustRule(t, spec))
+	}
+}
+
+func gathererRoundTrip(t *testing.T, r *Rule) {
 	payloads := func(p int, evs ...in) []fwdRec {
 		task, s := NewTask([]*Rule{r}), &fwdCollect{part: p}
 		task.Repartition()
@@ -295,6 +305,9 @@ func TestGathererStateRoundTrip(t *testing.T) {
 	g, out := r.NewGatherer(2), &collect{}
 	g.TrackChanges()
 	apply(g, first, out)
+	if len(out.rows) == 0 && r.usesPanes() {
+		t.Fatal("no window closed before the state was written: the test needs one")
+	}
 	live := map[string][]byte{}
 	g.Changes(func(k, v []byte) { live[string(k)] = bytes.Clone(v) }, func(k []byte) { delete(live, string(k)) })
 	if _, ok := live["s1"]; !ok {
@@ -320,5 +333,78 @@ func TestGathererStateRoundTrip(t *testing.T) {
 	again.Flush(out)
 	if !slices.Equal(out.rows, whole.rows) || len(whole.rows) < 3 {
 		t.Errorf("restored:\n%s\nwant:\n%s", strings.Join(out.rows, "\n"), strings.Join(whole.rows, "\n"))
+	}
+}
+
+// TestRepartitionOption: `repartition: true` sends a tumbling or hopping
+// rule's events to their group's owner instead of combining partials, and
+// both ways give the same rows and late events; it changes the rule's hash
+// (where its state lives), and nothing where it changes nothing.
+func TestRepartitionOption(t *testing.T) {
+	for _, spec := range []string{
+		"window: {type: tumbling, size: 1m, allowed_lateness: 10s}\ngroup_by: [event_name, {dear: additional_data.price > 50}]\naggregate: {n: count(), s: sum(additional_data.price), lo: min(additional_data.price), d: count_distinct(user_id)}\n",
+		"window: {type: hopping, size: 3m, every: 1m, allowed_lateness: 10s}\ngroup_by: [event_name]\naggregate: {n: count(), s: sum(additional_data.price), d: count_distinct(user_id)}\nhaving: n > 1\n",
+		"window: {type: hopping, size: 50s, every: 20s}\ngroup_by: [event_name]\naggregate: {n: count(), hi: max(additional_data.price)}\n",
+	} {
+		comb := mustRule(t, spec)
+		rep := mustRule(t, strings.Replace(spec, "window: {", "window: {repartition: true, ", 1))
+		if !comb.Combines() || comb.Repartitions() || !rep.Repartitions() || rep.Combines() {
+			t.Fatalf("%s: combines %v/%v, repartitions %v/%v", spec, comb.Combines(), rep.Combines(), comb.Repartitions(), rep.Repartitions())
+		}
+		if comb.Hash == rep.Hash {
+			t.Errorf("%s: same hash with and without repartition", spec)
+		}
+		rng := rand.New(rand.NewPCG(7, 8))
+		names := []string{"Search", "Purchase", "AddToCart"}
+		parts := make([][]in, 3)
+		base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+		for p := range parts {
+			at := base
+			for i := 0; i < 120; i++ {
+				at = at.Add(time.Duration(1+rng.IntN(6)) * time.Second)
+				ts := at
+				if rng.IntN(8) == 0 { // out of order: some within the allowed lateness, some beyond
+					ts = ts.Add(-time.Duration(rng.IntN(50)) * time.Second)
+				}
+				parts[p] = append(parts[p], in{at: ts.Format("15:04:05"), user: fmt.Sprint(rng.IntN(6)),
+					name: names[rng.IntN(len(names))], price: float64(rng.IntN(400)) / 4})
+			}
+		}
+		partials, rows := partialsOf(t, comb, parts)
+		if rows != 0 {
+			t.Fatal("a combining rule emitted rows itself")
+		}
+		want := combineShuffled(t, comb, partials, len(parts), rand.New(rand.NewPCG(1, 2)))
+		slices.Sort(want)
+		var wantLate []string
+		for p := range parts {
+			wantLate = append(wantLate, feed(t, comb, parts[p], false).late...)
+		}
+		got, late, _ := gatherRun(t, rep, parts, 2, rand.New(rand.NewPCG(3, 4)))
+		if len(want) == 0 || len(wantLate) == 0 {
+			t.Fatalf("%s: %d rows, %d late: the test needs both", spec, len(want), len(wantLate))
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: repartitioned:\n%s\ncombined:\n%s", spec, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		slices.Sort(late)
+		slices.Sort(wantLate)
+		if !slices.Equal(late, wantLate) {
+			t.Errorf("%s: late events differ:\n%s\nwant\n%s", spec, strings.Join(late, "\n"), strings.Join(wantLate, "\n"))
+		}
+	}
+	// Where it changes nothing, the hash stays: sessions and early results
+	// repartition anyway.
+	for _, spec := range []string{
+		"window: {type: session, gap: 1m}\ngroup_by: [event_name]\naggregate: {n: count()}\n",
+		"window: {type: tumbling, size: 1m, emit_every: 10s}\ngroup_by: [event_name]\naggregate: {n: count()}\n",
+	} {
+		if a, b := mustRule(t, spec), mustRule(t, strings.Replace(spec, "window: {", "window: {repartition: true, ", 1)); a.Hash != b.Hash {
+			t.Errorf("%s: repartition: true changed the hash", spec)
+		}
+	}
+	// Grouped by the record key, each group lives in one partition.
+	if r := mustRule(t, "window: {type: tumbling, size: 1m, repartition: true}\ngroup_by: [user_id]\naggregate: {n: count()}\n"); r.Repartitions() || r.Combines() {
+		t.Errorf("grouped by the key: repartitions %v, combines %v", r.Repartitions(), r.Combines())
 	}
 }

@@ -80,6 +80,12 @@ type WindowSpec struct {
 	AllowedLateness time.Duration // watermark = max event time seen - this
 	EmitEvery       time.Duration // 0: emit only when the window closes; else also early, every this much processing time
 	DistinctExact   int           // count_distinct is exact up to this many values per group, then HyperLogLog
+	// Repartition sends a tumbling or hopping rule's matched events to the
+	// worker that owns their group (as sessions always are) instead of
+	// merging per-partition partials: cheaper when most groups see few
+	// events per partition and window (products, pages), dearer when few
+	// groups see many (event types).
+	Repartition bool
 }
 
 // Test is one inline test. A filter test has Event and Expect (match or

@@ -44,7 +44,7 @@ type sqlFile struct {
 
 // sqlDirectives are the keys of the header comments.
 var sqlDirectives = map[string]bool{"name": true, "description": true, "source": true, "output": true, "map": true,
-	"allowed_lateness": true, "emit_every": true, "distinct_exact": true}
+	"allowed_lateness": true, "emit_every": true, "distinct_exact": true, "repartition": true}
 
 var directiveRe = regexp.MustCompile(`^--\s*([a-z_]+)\s*:\s*(.*?)\s*$`)
 

@@ -303,6 +303,13 @@ func (f *sqlFile) windowQuery(sel *nodes.SelectStmt, targets []nodes.Node, start
 		}
 		w.DistinctExact = n
 	}
+	if dv, ok := dirs["repartition"]; ok {
+		v, err := strconv.ParseBool(dv.value)
+		if err != nil {
+			return f.loc.at(dv.off, "repartition: want true or false")
+		}
+		w.Repartition = v
+	}
 
 	// SELECT: group columns (named here), aggregates, window bounds.
 	names := make([]string, len(gs))

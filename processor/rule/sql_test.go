@@ -216,6 +216,7 @@ func TestSQLErrorsArePositioned(t *testing.T) {
 		{"insert columns", "INSERT INTO o (a) SELECT user_id FROM clickstream", "r.sql:1:8: INSERT INTO takes a stream name and a SELECT only"},
 		{"bad map", "-- output: o\n-- map: a = b c\nSELECT * FROM clickstream", `r.sql:2:9: map item "a = b c": want sql_name = field.path`},
 		{"bad lateness", "-- output: o\n-- allowed_lateness: soon\nSELECT COUNT(*) AS n FROM clickstream GROUP BY TUMBLE(ROWTIME, INTERVAL '1' MINUTE)", `r.sql:2:22: allowed_lateness: "soon" is not a duration`},
+		{"bad repartition", "-- output: o\n-- repartition: yes please\nSELECT COUNT(*) AS n FROM clickstream GROUP BY TUMBLE(ROWTIME, INTERVAL '1' MINUTE)", `r.sql:2:17: repartition: want true or false`},
 		{"duplicate directive", "-- output: o\n-- output: p\nSELECT * FROM clickstream", "r.sql:2:1: -- output: is given twice"},
 		{"empty", "-- output: o\n", "r.sql:1:1: no SQL statement"},
 		{"tests yaml", "-- output: o\nSELECT * FROM clickstream\n/*\ntests:\n  - event: {a: 1}\n    expct: match\n*/", "r.sql:6:5:"},
@@ -452,12 +453,13 @@ func TestSQLOutputAndDirectives(t *testing.T) {
 -- emit_every: 10 seconds
 -- distinct_exact: 50
 -- allowed_lateness: 1m
+-- repartition: true
 SELECT COUNT(DISTINCT user_id) AS users FROM clickstream GROUP BY TUMBLE(ROWTIME, INTERVAL '1' HOUR) HAVING final OR users > 10`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w := r.Window
-	if w.EmitEvery != 10*time.Second || w.DistinctExact != 50 || w.AllowedLateness != time.Minute {
+	if w.EmitEvery != 10*time.Second || w.DistinctExact != 50 || w.AllowedLateness != time.Minute || !w.Repartition {
 		t.Errorf("window %+v", *w)
 	}
 	if r.Spec.Having.Text != "(final || (users > 10))" {

@@ -1,6 +1,7 @@
 -- SQL twin of ../revenue_per_product.yaml, Flink style: HOP(time, slide, size).
 -- description: Purchase revenue per product over the last 5 minutes, updated every minute
 -- output: clickstream.revenue_per_product
+-- repartition: true
 -- allowed_lateness: 30s
 SELECT additional_data.product_id AS product_id,
        SUM(additional_data.price) AS revenue,
