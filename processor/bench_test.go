@@ -64,7 +64,9 @@ func benchEvent(rng *rand.Rand, ts time.Time, users int) []byte {
 }
 
 // twentyRules writes 20 rule files: 12 filters, 4 tumbling, 2 hopping and
-// 2 session windows.
+// 2 session windows. The rules per product repartition, as the shipped
+// revenue_per_product does: a partition sees few events of a product per
+// window.
 func twentyRules(t testing.TB) string {
 	dir := t.TempDir()
 	w := func(name, body string) {
@@ -77,10 +79,14 @@ func twentyRules(t testing.TB) string {
 	}
 	groups := []string{"[event_name]", "[user_id]", "[{product: additional_data.product_id}]", "[]"}
 	for i, g := range groups {
-		w(fmt.Sprintf("tumbling_%d", i), fmt.Sprintf("window: {type: tumbling, size: %dm}\ngroup_by: %s\naggregate: {n: count(), s: sum(additional_data.price)}\n", i+1, g))
+		rep := ""
+		if strings.Contains(g, "product") {
+			rep = ", repartition: true"
+		}
+		w(fmt.Sprintf("tumbling_%d", i), fmt.Sprintf("window: {type: tumbling, size: %dm%s}\ngroup_by: %s\naggregate: {n: count(), s: sum(additional_data.price)}\n", i+1, rep, g))
 	}
 	for i := 0; i < 2; i++ {
-		w(fmt.Sprintf("hopping_%d", i), fmt.Sprintf("where: event_name == \"Purchase\"\nwindow: {type: hopping, size: %dm, every: 1m}\ngroup_by: [{product: additional_data.product_id}]\naggregate: {revenue: sum(additional_data.price), buyers: count_distinct(user_id)}\n", 2+i))
+		w(fmt.Sprintf("hopping_%d", i), fmt.Sprintf("where: event_name == \"Purchase\"\nwindow: {type: hopping, size: %dm, every: 1m, repartition: true}\ngroup_by: [{product: additional_data.product_id}]\naggregate: {revenue: sum(additional_data.price), buyers: count_distinct(user_id)}\n", 2+i))
 	}
 	w("session_0", "window: {type: session, gap: 30m}\ngroup_by: [user_id]\naggregate: {n: count(), spent: sum(additional_data.price)}\n")
 	w("session_1", "where: event_name != \"Search\"\nwindow: {type: session, gap: 10m}\ngroup_by: [user_id]\naggregate: {n: count(), hi: max(additional_data.price)}\n")
