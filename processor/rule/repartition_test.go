@@ -56,6 +56,27 @@ func TestWhichRulesRepartition(t *testing.T) {
 	}
 }
 
+// spreadEvents makes n events for each of 3 partitions, 1 s to step apart
+// in time, one in 8 moved back by up to back (some within the allowed
+// lateness, some beyond), from the given number of users.
+func spreadEvents(rng *rand.Rand, n int, step, back time.Duration, users int) [][]in {
+	names := []string{"Search", "Purchase", "AddToCart"}
+	parts := make([][]in, 3)
+	for p := range parts {
+		at := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+		for i := 0; i < n; i++ {
+			at = at.Add(time.Second + time.Duration(rng.Int64N(int64(step/time.Second)))*time.Second)
+			ts := at
+			if rng.IntN(8) == 0 {
+				ts = ts.Add(-time.Duration(rng.Int64N(int64(back/time.Second))) * time.Second)
+			}
+			parts[p] = append(parts[p], in{at: ts.Format("15:04:05"), user: fmt.Sprint(rng.IntN(users)),
+				name: names[rng.IntN(len(names))], price: float64(rng.IntN(400)) / 4})
+		}
+	}
+	return parts
+}
+
 // gatherRun runs events of several partitions through source tasks that
 // forward, then through gatherers (owners picked by group key hash), in
 // an interleaving chosen by rng that keeps each partition's order. It
@@ -148,22 +169,7 @@ func TestGathererIsOneStream(t *testing.T) {
 		"window: {type: tumbling, size: 30s, emit_every: 1s}\ngroup_by: [event_name]\naggregate: {n: count(), hi: max(additional_data.price)}\n",
 	} {
 		r := mustRule(t, spec)
-		rng := rand.New(rand.NewPCG(5, 6))
-		names := []string{"Search", "Purchase", "AddToCart"}
-		parts := make([][]in, 3)
-		base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-		for p := range parts {
-			at := base
-			for i := 0; i < 80; i++ {
-				at = at.Add(time.Duration(1+rng.IntN(25)) * time.Second)
-				ts := at
-				if rng.IntN(8) == 0 { // out of order: some within the allowed lateness, some beyond
-					ts = ts.Add(-time.Duration(rng.IntN(40)) * time.Second)
-				}
-				parts[p] = append(parts[p], in{at: ts.Format("15:04:05"), user: fmt.Sprint(rng.IntN(4)),
-					name: names[rng.IntN(len(names))], price: float64(rng.IntN(400)) / 4})
-			}
-		}
+		parts := spreadEvents(rand.New(rand.NewPCG(5, 6)), 80, 25*time.Second, 40*time.Second, 4)
 		first, late, accepted := gatherRun(t, r, parts, 2, rand.New(rand.NewPCG(1, 1)))
 		if len(first) == 0 || (r.Window.Type == Session && len(late) == 0) {
 			t.Fatalf("%s: %d rows, %d late: the test needs both", spec, len(first), len(late))
@@ -354,22 +360,7 @@ func TestRepartitionOption(t *testing.T) {
 		if comb.Hash == rep.Hash {
 			t.Errorf("%s: same hash with and without repartition", spec)
 		}
-		rng := rand.New(rand.NewPCG(7, 8))
-		names := []string{"Search", "Purchase", "AddToCart"}
-		parts := make([][]in, 3)
-		base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-		for p := range parts {
-			at := base
-			for i := 0; i < 120; i++ {
-				at = at.Add(time.Duration(1+rng.IntN(6)) * time.Second)
-				ts := at
-				if rng.IntN(8) == 0 { // out of order: some within the allowed lateness, some beyond
-					ts = ts.Add(-time.Duration(rng.IntN(50)) * time.Second)
-				}
-				parts[p] = append(parts[p], in{at: ts.Format("15:04:05"), user: fmt.Sprint(rng.IntN(6)),
-					name: names[rng.IntN(len(names))], price: float64(rng.IntN(400)) / 4})
-			}
-		}
+		parts := spreadEvents(rand.New(rand.NewPCG(7, 8)), 120, 6*time.Second, 50*time.Second, 6)
 		partials, rows := partialsOf(t, comb, parts)
 		if rows != 0 {
 			t.Fatal("a combining rule emitted rows itself")
