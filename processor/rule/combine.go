@@ -28,12 +28,12 @@ type PartialSink interface {
 }
 
 // Combines says whether the rule's windows are merged across partitions:
-// tumbling and hopping windows without early emission, unless a group
-// column is the schema's record key (then every group lives in one
-// partition and its per-partition result is already complete). A rule
-// that Repartitions never combines.
+// every window rule that does not repartition (Repartitions: sessions,
+// early emission, repartition: true), unless a group column is the
+// schema's record key (then every group lives in one partition and its
+// per-partition result is already complete).
 func (r *Rule) Combines() bool {
-	return r.Window != nil && r.Window.Type != Session && r.Window.EmitEvery == 0 && !r.groupedByKey() && !r.Repartitions()
+	return r.Window != nil && !r.groupedByKey() && !r.Repartitions()
 }
 
 func (r *Rule) groupedByKey() bool {

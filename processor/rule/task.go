@@ -102,9 +102,9 @@ func (t *Task) process(evs []Event, s BatchSink, fs ForwardSink) {
 	for i, r := range t.Rules {
 		c, w := &t.Counts[i], t.Windows[i]
 		fwd := fs != nil && t.forward[i]
+		c.Evaluated += int64(len(evs))
 		for j := range evs {
 			e := &evs[j]
-			c.Evaluated++
 			if w != nil {
 				w.Observe(e.Time)
 			}
