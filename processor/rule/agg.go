@@ -117,6 +117,21 @@ func (a *aggregate) merge(st, o *aggState, limit int) {
 	}
 }
 
+// clear empties st for reuse. It keeps its float sum and a small exact
+// set (their memory), not a sketch or a large set.
+func (st *aggState) clear() {
+	sum, exact := st.sumF, st.exact
+	if sum != nil {
+		*sum = fsum{}
+	}
+	if exact != nil && exact.big != nil {
+		exact = nil
+	} else if exact != nil {
+		exact.small = exact.small[:0]
+	}
+	*st = aggState{sumF: sum, exact: exact}
+}
+
 // result is the aggregate's output value.
 func (a *aggregate) result(st *aggState) value {
 	switch a.fn {

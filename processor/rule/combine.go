@@ -88,7 +88,7 @@ type Combiner struct {
 	scratch bucket // each partial, decoded (AddPartial)
 	gk      []byte // and its group key
 	hint    int    // groups of the last window emitted (groupMap)
-	merged  int    // groups of the last window merged from panes
+	merger  merger // merges closing windows from panes
 }
 
 // NewCombiner returns an empty combiner for n input partitions.
@@ -301,7 +301,7 @@ func (c *Combiner) forget(b *bucket) {
 func (c *Combiner) advancePanes(s Sink, low int64) {
 	size := int64(c.r.Window.Size)
 	starts := closingWindows(c.r, c.closed, low, maps.Keys(c.panes), maps.Keys(c.wins))
-	out := mergeWindows(c.r, starts, &c.merged, func(start int64, pane bool, f func(*bucket)) {
+	out := c.merger.merge(c.r, starts, func(start int64, pane bool, f func(*bucket)) {
 		groups := c.wins[start]
 		if pane {
 			groups = c.panes[start]
@@ -313,6 +313,7 @@ func (c *Combiner) advancePanes(s Sink, low int64) {
 	for _, b := range out {
 		c.w.emit(&c.ev, s, b, true)
 	}
+	c.merger.recycle(out)
 	for _, byStart := range []map[int64]map[string]*bucket{c.panes, c.wins} {
 		for start, groups := range byStart {
 			if start+size > low { // a pane's last window, or the window itself, is open

@@ -71,7 +71,7 @@ func (w *Windows) closeHopping(wm int64, partial bool) []*bucket {
 	var out []*bucket
 	if !partial {
 		starts := closingWindows(w.r, w.closedWM, wm, maps.Keys(w.panes), maps.Keys(w.byStart))
-		out = mergeWindows(w.r, starts, &w.merged, func(start int64, pane bool, f func(*bucket)) {
+		out = w.merger.merge(w.r, starts, func(start int64, pane bool, f func(*bucket)) {
 			m := w.byStart[start]
 			if pane {
 				m = w.panes[start]
@@ -136,21 +136,31 @@ func closingWindows(r *Rule, from, to int64, panes, windows iter.Seq[int64]) []i
 	return slices.Sorted(maps.Keys(seen))
 }
 
-// mergeWindows builds the given windows' results per group from their
-// pieces: pieces(p, true, f) calls f with the buckets of pane p, and
-// pieces(s, false, f) with those of window s itself. Pieces are merged in
-// a fixed order (panes by start, then the window's own buckets), and the
-// results come ordered by window start, then group key. hint holds the
-// number of groups of the last window merged (groupMap).
-func mergeWindows(r *Rule, starts []int64, hint *int, pieces func(start int64, pane bool, f func(*bucket))) []*bucket {
+// merger merges windows from their pieces (merge) and keeps what a merge
+// makes for the next one: a closing window's results are emitted and
+// dropped at once, and making a bucket with its aggregate states, float
+// sums and distinct sets for each group of each window was most of the
+// merge's cost.
+type merger struct {
+	hint  int       // groups of the last window merged (groupMap)
+	spare []*bucket // emitted results, to reuse (recycle)
+}
+
+// merge builds the given windows' results per group from their pieces:
+// pieces(p, true, f) calls f with the buckets of pane p, and pieces(s,
+// false, f) with those of window s itself. Pieces are merged in a fixed
+// order (panes by start, then the window's own buckets), and the results
+// come ordered by window start, then group key. Give the results back
+// with recycle once they are emitted.
+func (mg *merger) merge(r *Rule, starts []int64, pieces func(start int64, pane bool, f func(*bucket))) []*bucket {
 	size, every := int64(r.Window.Size), int64(r.Window.Every)
 	var out []*bucket
 	for _, s := range starts {
-		acc := groupMap(*hint)
+		acc := groupMap(mg.hint)
 		fold := func(b *bucket) {
 			m := acc[b.gkey]
 			if m == nil {
-				m = &bucket{start: s, end: s + size, gkey: b.gkey, group: b.group, aggs: make([]aggState, len(r.aggs))}
+				m = mg.bucket(r, s, s+size, b)
 				acc[b.gkey] = m
 			}
 			for i := range r.aggs {
@@ -165,10 +175,36 @@ func mergeWindows(r *Rule, starts []int64, hint *int, pieces func(start int64, p
 		for _, b := range acc {
 			out = append(out, b)
 		}
-		*hint = len(acc)
+		mg.hint = len(acc)
 		slices.SortFunc(out[at:], func(a, b *bucket) int { return strings.Compare(a.gkey, b.gkey) })
 	}
 	return out
+}
+
+// bucket returns an empty result of the window [start, end) for the group
+// of piece: a spare one when there is one.
+func (mg *merger) bucket(r *Rule, start, end int64, piece *bucket) *bucket {
+	n := len(mg.spare)
+	if n == 0 {
+		return &bucket{start: start, end: end, gkey: piece.gkey, group: piece.group, aggs: make([]aggState, len(r.aggs))}
+	}
+	b := mg.spare[n-1]
+	mg.spare[n-1] = nil
+	mg.spare = mg.spare[:n-1]
+	*b = bucket{start: start, end: end, gkey: piece.gkey, group: piece.group, aggs: b.aggs}
+	return b
+}
+
+// recycle takes back merged results that have been emitted: nothing
+// refers to them any more.
+func (mg *merger) recycle(out []*bucket) {
+	for _, b := range out {
+		for i := range b.aggs {
+			b.aggs[i].clear()
+		}
+		b.group, b.gkey = nil, "" // the pieces' own, let them go
+		mg.spare = append(mg.spare, b)
+	}
 }
 
 // closePanes closes a pane rule's windows at wm: it sends the finished
@@ -180,6 +216,7 @@ func (w *Windows) closePanes(ev *Eval, s Sink, wm int64, ps PartialSink, partial
 		for _, b := range out {
 			w.emit(ev, s, b, true)
 		}
+		w.merger.recycle(out)
 		return
 	}
 	w.sortClosed(out, startsFirst)

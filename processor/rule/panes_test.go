@@ -128,3 +128,65 @@ func addRows(t *testing.T, into map[string][2]float64, rows []string) {
 		into[k] = [2]float64{v[0] + o.N, v[1] + o.S}
 	}
 }
+
+// TestMergerStartsEachResultEmpty merges windows through one merger,
+// recycling each window's results as closePanes does, and checks every
+// result against a merge by a fresh merger: a reused result must carry
+// nothing over (a sum, a minimum, a large distinct set or a sketch).
+func TestMergerStartsEachResultEmpty(t *testing.T) {
+	r := mustRule(t, "window: {type: hopping, size: 2m, every: 1m, distinct_exact: 40}\ngroup_by: [user_id]\n"+
+		"aggregate: {n: count(), s: sum(additional_data.price), lo: min(additional_data.price), d: count_distinct(additional_data.product_id)}\n")
+	every := int64(time.Minute)
+	rng := rand.New(rand.NewPCG(4, 2))
+	// panes[p] holds pane p's buckets: a few groups, some with many
+	// distinct products (past smallSet, or past distinct_exact).
+	panes := map[int64][]*bucket{}
+	for p := int64(0); p < 12; p++ {
+		for g := 0; g < 1+rng.IntN(6); g++ {
+			b := &bucket{start: p * every, end: (p + 1) * every, gkey: fmt.Sprintf("u%d", rng.IntN(8)), pane: true, aggs: make([]aggState, len(r.aggs))}
+			if slices.ContainsFunc(panes[p], func(o *bucket) bool { return o.gkey == b.gkey }) {
+				continue
+			}
+			b.group = []value{{kind: kString, s: b.gkey}}
+			distinct := []int{1, 3, 20, 60}[rng.IntN(4)]
+			for i := 0; i < 1+rng.IntN(30); i++ {
+				args := []value{{}, floatVal(float64(rng.IntN(10000)) / 8), floatVal(float64(rng.IntN(10000)) / 8), {kind: kInt, i: int64(rng.IntN(distinct))}}
+				for j := range r.aggs {
+					r.aggs[j].update(&b.aggs[j], args[j], r.Window.DistinctExact)
+				}
+			}
+			panes[p] = append(panes[p], b)
+		}
+	}
+	pieces := func(start int64, pane bool, f func(*bucket)) {
+		if pane {
+			for _, b := range panes[start/every] {
+				f(b)
+			}
+		}
+	}
+	text := func(out []*bucket) []string {
+		var rows []string
+		for _, b := range out {
+			row := fmt.Sprintf("%d %d %s", b.start, b.end, b.gkey)
+			for j := range r.aggs {
+				row += " " + string(r.aggs[j].result(&b.aggs[j]).appendJSON(nil))
+			}
+			rows = append(rows, row)
+		}
+		return rows
+	}
+	var reused merger
+	for s := int64(-1); s < 12; s++ {
+		got := reused.merge(r, []int64{s * every}, pieces)
+		var fresh merger
+		want := fresh.merge(r, []int64{s * every}, pieces)
+		if g, w := text(got), text(want); !slices.Equal(g, w) {
+			t.Fatalf("window %d:\n got %q\nwant %q", s, g, w)
+		}
+		reused.recycle(got)
+	}
+	if len(reused.spare) == 0 {
+		t.Fatal("nothing was recycled")
+	}
+}

@@ -42,7 +42,7 @@ type Windows struct {
 	ends      endIndex                     // session: open sessions by end
 	n         int                          // open buckets
 	hint      int                          // groups of the last closed window (groupMap)
-	merged    int                          // panes: groups of the last window merged from them
+	merger    merger                       // panes: merges closing windows from them
 	dirty     []*bucket
 	gone      []goneKey // changelog keys of buckets that closed or moved
 	wmDirty   bool
