@@ -23,6 +23,7 @@ type bucket struct {
 	removed    bool
 	filed      bool  // session: in the end index, under slot
 	pane       bool  // hopping: a pane (see panes.go), not a window
+	more       bool  // session: the first of its group's sessions (see sessions)
 	slot       int64 // session: end-index slot
 }
 
@@ -38,7 +39,7 @@ type Windows struct {
 	byStart   map[int64]map[string]*bucket // tumbling and hopping
 	panes     map[int64]map[string]*bucket // hopping built from panes
 	closedWM  int64                        // panes: windows ending at or before this have closed
-	sessions  map[string][]*bucket         // session: per group, by start
+	sessions  sessions                     // session: per group, by start
 	ends      endIndex                     // session: open sessions by end
 	n         int                          // open buckets
 	hint      int                          // groups of the last closed window (groupMap)
@@ -144,7 +145,7 @@ func (w *Windows) TrackChanges() { w.track = true }
 // NewWindows returns empty state for a window rule.
 func (r *Rule) NewWindows() *Windows {
 	w := &Windows{r: r, maxET: math.MinInt64, byStart: map[int64]map[string]*bucket{},
-		sessions: map[string][]*bucket{}}
+		sessions: newSessions()}
 	if r.Window != nil && r.Window.Type == Session {
 		w.ends = newEndIndex(int64(r.Window.Gap))
 	}
@@ -309,7 +310,7 @@ func (w *Windows) touch(b *bucket) {
 
 func (w *Windows) addSession(ev *Eval, ts, wm int64) string {
 	gap := int64(w.r.Window.Gap)
-	list := w.sessions[string(ev.key)]
+	list := w.sessions.get(string(ev.key))
 	var target *bucket
 	var origStart int64
 	keep := list[:0]
@@ -339,9 +340,6 @@ func (w *Windows) addSession(ev *Eval, ts, wm int64) string {
 		target = w.newBucket(ev, ts, ts+gap)
 		origStart = ts
 		keep = append(keep, target)
-		if list == nil {
-			w.sessions[target.gkey] = keep
-		}
 	}
 	target.start = min(target.start, ts)
 	if target.start != origStart && w.track && target.flushed {
@@ -351,7 +349,7 @@ func (w *Windows) addSession(ev *Eval, ts, wm int64) string {
 	target.end = max(target.end, ts+gap)
 	if len(keep) != 1 || len(list) != 1 { // the common case, one session extended, needs neither
 		slices.SortFunc(keep, func(a, b *bucket) int { return int(sign(a.start - b.start)) })
-		w.sessions[target.gkey] = keep
+		w.sessions.set(target.gkey, keep)
 	}
 	w.ends.file(target)
 	w.update(target, ev)
@@ -394,15 +392,11 @@ func (w *Windows) close(ev *Eval, s Sink, wm int64) {
 	if w.r.Window.Type == Session {
 		out = w.ends.expire(wm, nil)
 		for _, b := range out {
-			list := w.sessions[b.gkey]
+			list := w.sessions.get(b.gkey)
 			if i := slices.Index(list, b); i >= 0 {
 				list = slices.Delete(list, i, i+1)
 			}
-			if len(list) == 0 {
-				delete(w.sessions, b.gkey)
-			} else {
-				w.sessions[b.gkey] = list
-			}
+			w.sessions.set(b.gkey, list)
 		}
 	} else {
 		for start, m := range w.byStart {
@@ -446,13 +440,11 @@ func (w *Windows) Early(ev *Eval, s Sink, now time.Time) {
 			}
 		}
 	}
-	for _, list := range w.sessions {
-		for _, b := range list {
-			if b.early {
-				out = append(out, b)
-			}
+	w.sessions.each(func(b *bucket) {
+		if b.early {
+			out = append(out, b)
 		}
-	}
+	})
 	slices.SortFunc(out, func(a, b *bucket) int {
 		if a.start != b.start {
 			return int(sign(a.start - b.start))
@@ -633,11 +625,7 @@ func (w *Windows) Forget(del func(key []byte)) {
 			}
 		}
 	}
-	for _, list := range w.sessions {
-		for _, b := range list {
-			each(b)
-		}
-	}
+	w.sessions.each(each)
 	if w.hasET {
 		del([]byte{'m'})
 	}
@@ -672,9 +660,9 @@ func (w *Windows) Restore(key string, val []byte) error {
 		return nil
 	}
 	if w.r.Window.Type == Session {
-		list := append(w.sessions[b.gkey], b)
+		list := append(slices.Clone(w.sessions.get(b.gkey)), b)
 		slices.SortFunc(list, func(x, y *bucket) int { return int(sign(x.start - y.start)) })
-		w.sessions[b.gkey] = list
+		w.sessions.set(b.gkey, list)
 		w.ends.file(b)
 		return nil
 	}
