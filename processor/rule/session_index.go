@@ -5,9 +5,14 @@ import "math"
 // endIndex files open sessions by the time they end, in slots of a fixed
 // width, so closing the sessions a watermark has passed visits those
 // sessions (and the few others of the watermark's slot) instead of every
-// open session of every group. An extended session is filed again under
-// its new slot; its old entry goes stale (bucket.slot no longer matches)
-// and is dropped when its slot is visited.
+// open session of every group. A session's end only grows: an extended
+// session stays where it is filed until its slot is visited, and is then
+// filed again under the slot of its end. Filing it again at each event
+// that moved its end to another slot made an entry, most of them stale by
+// the time their slot came, for about every other event of an active
+// group; this way an active session is filed again about once per gap.
+// An entry goes stale (bucket.slot no longer matches) when its session is
+// dropped or merged into another; it is dropped when its slot is visited.
 type endIndex struct {
 	width int64
 	slots map[int64][]*bucket
@@ -20,12 +25,12 @@ func newEndIndex(gap int64) endIndex {
 
 func (x *endIndex) slotOf(end int64) int64 { return floorDiv(end, x.width) / x.width }
 
-// file (re)files b under its current end; a no-op when its slot is the same.
+// file files b under its current end; a no-op when it is filed already.
 func (x *endIndex) file(b *bucket) {
-	k := x.slotOf(b.end)
-	if b.filed && b.slot == k {
+	if b.filed {
 		return
 	}
+	k := x.slotOf(b.end)
 	b.slot, b.filed = k, true
 	x.slots[k] = append(x.slots[k], b)
 	x.low = min(x.low, k)
@@ -40,7 +45,8 @@ func (x *endIndex) lowEnd() int64 {
 }
 
 // expire appends to out every live session whose end is at or before wm
-// and unfiles it.
+// and unfiles it; the live sessions it visits that end later are filed
+// under their ends.
 func (x *endIndex) expire(wm int64, out []*bucket) []*bucket {
 	if len(x.slots) == 0 || wm < x.lowEnd() {
 		return out
@@ -54,6 +60,9 @@ func (x *endIndex) expire(wm int64, out []*bucket) []*bucket {
 			case b.end <= wm:
 				b.filed = false
 				out = append(out, b)
+			case x.slotOf(b.end) != k: // extended since it was filed
+				b.slot = x.slotOf(b.end)
+				x.slots[b.slot] = append(x.slots[b.slot], b)
 			default:
 				keep = append(keep, b)
 			}
