@@ -99,3 +99,40 @@ func TestSessionsMatchAReference(t *testing.T) {
 func session(u string, start, end time.Time, n int) string {
 	return fmt.Sprintf("%s %s %s %d", u, start.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339), n)
 }
+
+// TestEndIndexFilesAnExtendedSessionWhenItsSlotComes extends one session
+// for many gaps, closing windows as it goes: it stays filed once (and
+// again when its old slot is visited), not once per event that moved its
+// end, and closes when the watermark passes its end.
+func TestEndIndexFilesAnExtendedSessionWhenItsSlotComes(t *testing.T) {
+	const gap = int64(8 * time.Minute)
+	x := newEndIndex(gap)
+	b := &bucket{start: 0, end: gap}
+	x.file(b)
+	entries := func() int {
+		n := 0
+		for _, l := range x.slots {
+			n += len(l)
+		}
+		return n
+	}
+	for ts := int64(0); ts < 20*gap; ts += gap / 4 {
+		b.end = ts + gap
+		x.file(b)
+		if out := x.expire(ts, nil); len(out) != 0 {
+			t.Fatalf("at %v: the session closed before its end %v", time.Duration(ts), time.Duration(b.end))
+		}
+		if n := entries(); n != 1 {
+			t.Fatalf("at %v: %d entries, want the session filed once", time.Duration(ts), n)
+		}
+		if b.slot > x.slotOf(b.end) {
+			t.Fatalf("at %v: filed past its end", time.Duration(ts))
+		}
+	}
+	if out := x.expire(b.end-1, nil); len(out) != 0 {
+		t.Fatal("closed before the watermark reached its end")
+	}
+	if out := x.expire(b.end, nil); len(out) != 1 || out[0] != b || entries() != 0 {
+		t.Fatalf("at its end: closed %v, %d entries left; want it closed and unfiled", out, entries())
+	}
+}
