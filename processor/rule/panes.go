@@ -196,9 +196,14 @@ func (mg *merger) bucket(r *Rule, start, end int64, piece *bucket) *bucket {
 }
 
 // recycle takes back merged results that have been emitted: nothing
-// refers to them any more.
+// refers to them any more. It keeps about a window's worth (the next
+// merge needs about as many), not all the windows a jump of the
+// watermark closed at once.
 func (mg *merger) recycle(out []*bucket) {
 	for _, b := range out {
+		if len(mg.spare) >= max(mg.hint, 64) {
+			return
+		}
 		for i := range b.aggs {
 			b.aggs[i].clear()
 		}
