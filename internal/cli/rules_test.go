@@ -31,9 +31,11 @@ func TestRulesLintCommand(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "a.yaml"), []byte("name: a\nsource: clickstream\nwhere: evnt == 1\noutput: o\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "b.yaml"), []byte("name: b\nsource: clickstream\noutput: o2\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "c.yaml"), []byte("name: c\nsource: clickstream\noutput: o3\nwindow: {type: tumbling, size: 1m, repartition: true}\ngroup_by: [user_id]\naggregate: {n: count()}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "d.yaml"), []byte("name: d\nsource: clickstream\noutput: o4\nwindow: {type: session, gap: 5m, repartition: true}\ngroup_by: [event_name]\naggregate: {n: count()}\n"), 0o644)
 	code, out, _ := run("rules", "lint", dir)
 	if code != 1 || !strings.Contains(out, "a.yaml:3:8: error: unknown field evnt") || !strings.Contains(out, "b.yaml:1:7: warning: rule has no tests") ||
-		!strings.Contains(out, "c.yaml:4:9: warning: repartition has no effect: the rule groups by the record key (user_id)") {
+		!strings.Contains(out, "c.yaml:4:9: warning: repartition has no effect: the rule groups by the record key (user_id)") ||
+		!strings.Contains(out, "d.yaml:4:9: warning: repartition has no effect: session rules and rules with emit_every always repartition") {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
 }

@@ -46,6 +46,9 @@ type sqlFile struct {
 var sqlDirectives = map[string]bool{"name": true, "description": true, "source": true, "output": true, "map": true,
 	"allowed_lateness": true, "emit_every": true, "distinct_exact": true, "repartition": true}
 
+// windowDirectives are the header keys that set window options.
+var windowDirectives = []string{"allowed_lateness", "emit_every", "distinct_exact", "repartition"}
+
 var directiveRe = regexp.MustCompile(`^--\s*([a-z_]+)\s*:\s*(.*?)\s*$`)
 
 type directive struct {

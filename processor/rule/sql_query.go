@@ -106,6 +106,13 @@ func (f *sqlFile) query(sel *nodes.SelectStmt, dirs map[string]directive, schema
 		if sel.HavingClause != nil {
 			return f.errAt(f.tokAt(havingAt), "HAVING needs GROUP BY with a window")
 		}
+		// A window's header on a filter would be ignored: say so, as YAML
+		// does of a window key on a rule without aggregates.
+		for _, key := range windowDirectives {
+			if dv, ok := dirs[key]; ok {
+				return f.loc.at(dv.off, key+": only a query with GROUP BY and a window has windows")
+			}
+		}
 		return f.filter(targets, starts)
 	}
 	if err := f.windowQuery(sel, targets, starts, groupAt, havingAt, dirs); err != nil {

@@ -217,6 +217,8 @@ func TestSQLErrorsArePositioned(t *testing.T) {
 		{"bad map", "-- output: o\n-- map: a = b c\nSELECT * FROM clickstream", `r.sql:2:9: map item "a = b c": want sql_name = field.path`},
 		{"bad lateness", "-- output: o\n-- allowed_lateness: soon\nSELECT COUNT(*) AS n FROM clickstream GROUP BY TUMBLE(ROWTIME, INTERVAL '1' MINUTE)", `r.sql:2:22: allowed_lateness: "soon" is not a duration`},
 		{"bad repartition", "-- output: o\n-- repartition: yes please\nSELECT COUNT(*) AS n FROM clickstream GROUP BY TUMBLE(ROWTIME, INTERVAL '1' MINUTE)", `r.sql:2:17: repartition: want true or false`},
+		{"window header on a filter", "-- output: o\n-- repartition: true\nSELECT * FROM clickstream", `r.sql:2:17: repartition: only a query with GROUP BY and a window has windows`},
+		{"lateness on a filter", "-- output: o\n-- allowed_lateness: 1m\nSELECT user_id FROM clickstream WHERE event_name = 'Purchase'", `r.sql:2:22: allowed_lateness: only a query with GROUP BY and a window has windows`},
 		{"duplicate directive", "-- output: o\n-- output: p\nSELECT * FROM clickstream", "r.sql:2:1: -- output: is given twice"},
 		{"empty", "-- output: o\n", "r.sql:1:1: no SQL statement"},
 		{"tests yaml", "-- output: o\nSELECT * FROM clickstream\n/*\ntests:\n  - event: {a: 1}\n    expct: match\n*/", "r.sql:6:5:"},
