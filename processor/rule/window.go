@@ -23,7 +23,7 @@ type bucket struct {
 	removed    bool
 	filed      bool  // session: in the end index, under slot
 	pane       bool  // hopping: a pane (see panes.go), not a window
-	more       bool  // session: the first of its group's sessions (see sessions)
+	more       bool  // session: the first of a group with other open sessions (see sessions)
 	slot       int64 // session: end-index slot
 }
 
