@@ -39,7 +39,17 @@ type Doc struct {
 }
 
 // Parse parses data (named name in errors) and decodes it into v strictly.
-func Parse(name string, data []byte, v any) (*Doc, error) {
+// A panic of the YAML library is an error too: a rule file saved in the
+// middle of an edit must not take down a running processor on reload.
+// (goccy/go-yaml v1.19.2 still panics on a tag over a scalar where a
+// list belongs, e.g. "select: !x 0": goccy/go-yaml#735, fixed upstream
+// after that release.)
+func Parse(name string, data []byte, v any) (doc *Doc, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			doc, err = nil, &Error{File: name, Msg: fmt.Sprintf("the YAML parser failed on this file (%v); look for a tag such as !x where a list or a map belongs", p)}
+		}
+	}()
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
 		return nil, wrap(name, err)
@@ -65,6 +75,11 @@ func (d *Doc) Pos(path string) (line, col int) {
 	if d == nil || d.file == nil {
 		return 0, 0
 	}
+	defer func() {
+		if recover() != nil { // a library panic costs the position, not the error
+			line, col = 0, 0
+		}
+	}()
 	p, err := yaml.PathString(path)
 	if err != nil {
 		return 0, 0
