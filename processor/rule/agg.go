@@ -124,10 +124,12 @@ func (st *aggState) clear() {
 	if sum != nil {
 		*sum = fsum{}
 	}
-	if exact != nil && exact.big != nil {
-		exact = nil
-	} else if exact != nil {
-		exact.small = exact.small[:0]
+	if exact != nil {
+		if exact.big != nil {
+			exact = nil
+		} else {
+			exact.small = exact.small[:0]
+		}
 	}
 	*st = aggState{sumF: sum, exact: exact}
 }

@@ -76,10 +76,13 @@ func Lint(dir string, schemas map[string]*schema.Schema) ([]Finding, error) {
 		if r.Description == "" {
 			out = append(out, Finding{At: at("$.name"), Severity: "warning", Msg: "rule has no description"})
 		}
-		if w := r.Window; w != nil && w.Repartition && r.groupedByKey() {
-			out = append(out, Finding{At: at("$.window"), Severity: "warning", Msg: fmt.Sprintf("repartition has no effect: the rule groups by the record key (%s), so each group lives in one partition", r.Schema.Key)})
-		} else if w != nil && w.Repartition && (w.Type == Session || w.EmitEvery > 0) {
-			out = append(out, Finding{At: at("$.window"), Severity: "warning", Msg: "repartition has no effect: session rules and rules with emit_every always repartition unless they group by the record key"})
+		if w := r.Window; w != nil && w.Repartition {
+			switch {
+			case r.groupedByKey():
+				out = append(out, Finding{At: at("$.window"), Severity: "warning", Msg: fmt.Sprintf("repartition has no effect: the rule groups by the record key (%s), so each group lives in one partition", r.Schema.Key)})
+			case w.Type == Session || w.EmitEvery > 0:
+				out = append(out, Finding{At: at("$.window"), Severity: "warning", Msg: "repartition has no effect: session rules and rules with emit_every always repartition unless they group by the record key"})
+			}
 		}
 		if sources[r.Output] {
 			out = append(out, Finding{At: at("$.output"), Severity: "warning", Msg: fmt.Sprintf("output topic %s is a source topic of another schema", r.Output)})

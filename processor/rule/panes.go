@@ -189,7 +189,6 @@ func (mg *merger) bucket(r *Rule, start, end int64, piece *bucket) *bucket {
 		return &bucket{start: start, end: end, gkey: piece.gkey, group: piece.group, aggs: make([]aggState, len(r.aggs))}
 	}
 	b := mg.spare[n-1]
-	mg.spare[n-1] = nil
 	mg.spare = mg.spare[:n-1]
 	*b = bucket{start: start, end: end, gkey: piece.gkey, group: piece.group, aggs: b.aggs}
 	return b
