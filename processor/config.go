@@ -52,6 +52,13 @@ type Config struct {
 	IdleTimeout time.Duration
 	// MaxPollRecords bounds one transaction's input; default 10000.
 	MaxPollRecords int
+	// CommitInterval: a transaction gathers input for up to this long,
+	// unless MaxPollRecords come sooner (see poll). It bounds how often a
+	// slow input is committed, and adds up to this long to the time an
+	// output takes to become visible. Default 100ms (Kafka Streams'
+	// commit.interval.ms under exactly-once); negative: a transaction per
+	// poll.
+	CommitInterval time.Duration
 	// Compression of the batches the worker produces (outputs, changelog,
 	// internal topics): none, gzip, snappy (default), lz4 or zstd.
 	Compression string
@@ -115,6 +122,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxPollRecords == 0 {
 		c.MaxPollRecords = 10000
+	}
+	if c.CommitInterval == 0 {
+		c.CommitInterval = 100 * time.Millisecond
 	}
 	if c.MaxPollRecords < 0 {
 		return fmt.Errorf("%w: max poll records must be positive", ErrBadOption)

@@ -90,6 +90,14 @@ func eventRecords(evs []event) []*kgo.Record {
 // read_committed up to the last stable offset of each partition.
 func readCommitted(t testing.TB, b *broker.Broker, topic string) []*kgo.Record {
 	t.Helper()
+	recs, _ := readCommittedTxns(t, b, topic)
+	return recs
+}
+
+// readCommittedTxns is readCommitted that also counts the commit markers
+// read: one per committed transaction that wrote to a partition.
+func readCommittedTxns(t testing.TB, b *broker.Broker, topic string) (recs []*kgo.Record, markers int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	admCl, _ := kgo.NewClient(kgo.SeedBrokers(b.Addrs()...))
@@ -107,7 +115,7 @@ func readCommitted(t testing.TB, b *broker.Broker, topic string) []*kgo.Record {
 		}
 	})
 	if len(want) == 0 {
-		return nil
+		return nil, 0
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addrs()...), kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offs}))
@@ -115,7 +123,6 @@ func readCommitted(t testing.TB, b *broker.Broker, topic string) []*kgo.Record {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	var out []*kgo.Record
 	for len(want) > 0 {
 		fs := cl.PollFetches(ctx)
 		if err := fs.Err(); err != nil {
@@ -125,12 +132,14 @@ func readCommitted(t testing.TB, b *broker.Broker, topic string) []*kgo.Record {
 			if r.Offset+1 >= want[r.Partition] {
 				delete(want, r.Partition)
 			}
-			if !r.Attrs.IsControl() {
-				out = append(out, r)
+			if r.Attrs.IsControl() {
+				markers++
+			} else {
+				recs = append(recs, r)
 			}
 		})
 	}
-	return out
+	return recs, markers
 }
 
 // batchEntries reads the committed batch records of kind in an internal

@@ -119,6 +119,7 @@ func Run(ctx context.Context, cfg Config) error {
 		kgo.OnPartitionsRevoked(w.onRevoked),
 		kgo.OnPartitionsLost(w.onRevoked),
 	)
+	opts = append(opts, w.fetchWaitOpts()...)
 	// The cooperative balancer, and what the revoke callbacks may miss.
 	opts = append(opts, w.ownershipOpts()...)
 	// Kafka client metrics: sluice_process_kafka_* (bytes, requests, errors).
@@ -270,9 +271,7 @@ func (w *worker) loop(ctx context.Context) error {
 			}
 		default:
 		}
-		pollCtx, cancel := context.WithTimeout(ctx, 250*time.Millisecond)
-		fs := w.sess.PollRecords(pollCtx, w.cfg.MaxPollRecords)
-		cancel()
+		fs := w.poll(ctx)
 		if fs.IsClientClosed() {
 			return errors.New("processor: kafka client closed")
 		}

@@ -27,6 +27,7 @@ func TestBadInputFailsFast(t *testing.T) {
 		{"unknown compression", []string{"process", "--rules", "../../rules", "--compression", "brotli"}, 2, `--compression "brotli": want none, gzip, snappy, lz4 or zstd`},
 		{"zero idle timeout", []string{"process", "--rules", "../../rules", "--idle-timeout", "0"}, 2, "--idle-timeout 0: give a positive duration"},
 		{"zero poll size", []string{"process", "--rules", "../../rules", "--max-poll-records", "0"}, 2, "--max-poll-records 0: give a positive number"},
+		{"commit interval not a duration", []string{"process", "--rules", "../../rules", "--commit-interval", "soon"}, 2, `invalid argument "soon" for "--commit-interval" flag`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := run(tc.args...)

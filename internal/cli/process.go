@@ -42,6 +42,9 @@ Rule file reference: docs/processor.md.`,
 			if cfg.IdleTimeout == 0 {
 				return usageErr(fmt.Errorf("--idle-timeout 0: give a positive duration, or a negative one for never"))
 			}
+			if cfg.CommitInterval == 0 {
+				cfg.CommitInterval = -1 // typed 0: a transaction per poll
+			}
 			if cfg.MaxPollRecords == 0 {
 				return usageErr(fmt.Errorf("--max-poll-records 0: give a positive number"))
 			}
@@ -66,6 +69,7 @@ Rule file reference: docs/processor.md.`,
 	f.StringVar(&cfg.LateTopic, "late-topic", "sluice.late", "topic for events that arrive after their window closed")
 	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", time.Minute, "a partition without events this long stops holding windows open (negative: never)")
 	f.IntVar(&cfg.MaxPollRecords, "max-poll-records", 10000, "most input records per transaction")
+	f.DurationVar(&cfg.CommitInterval, "commit-interval", 100*time.Millisecond, "a transaction gathers input this long unless --max-poll-records come first (0: a transaction per poll)")
 	f.StringVar(&cfg.Compression, "compression", "snappy", "batch compression of what the worker writes (outputs, state, internal topics): "+kclient.Compressions)
 	f.BoolVar(&cfg.NoWatch, "no-watch", false, "do not reload rule files when they change")
 	f.StringSliceVar(&schemas, "schemas", schema.Builtin(), "schemas rules may use as source: built-in names or schema files")
