@@ -31,6 +31,7 @@ bench:
 	$(GO) test -run '^$$' -bench 'Collect' -benchtime 3000x -count $(BENCHCOUNT) ./producer/
 	$(GO) test -run '^$$' -bench 'Engine|TopicToTopic' -benchtime 300000x -count $(BENCHCOUNT) ./processor/
 	$(GO) test -run '^$$' -bench 'Memory10M' -benchtime 1x ./processor/
+	$(GO) test -run '^$$' -bench 'SteadyRate' -benchtime 20000x -count $(BENCHCOUNT) ./processor/
 	$(GO) test -run '^$$' -bench 'Twins' -benchtime 3x -count $(BENCHCOUNT) ./rules/
 	$(GO) test -run '^$$' -bench 'Sink' -benchtime 1x -count $(BENCHCOUNT) ./connector/
 

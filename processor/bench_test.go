@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -37,7 +38,15 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 		fmt.Println(b.Addrs()[0])
-		bufio.NewReader(os.Stdin).ReadString('\n') // until the parent closes stdin
+		in := bufio.NewReader(os.Stdin)
+		if rate := os.Getenv("SLUICE_BENCH_RATE"); rate != "" {
+			// The input of BenchmarkSteadyRate, produced here so that its
+			// CPU is not the processor's: once the parent says go.
+			if _, err := in.ReadString('\n'); err == nil {
+				go produceAtRate(b.Addrs()[0], rate)
+			}
+		}
+		in.ReadString('\n') // until the parent closes stdin
 		b.Close()
 		os.Exit(0)
 	}
@@ -275,13 +284,20 @@ func benchKey(raw []byte) []byte {
 	return raw[i : i+bytes.IndexByte(raw[i:], '"')]
 }
 
-func childBroker(b *testing.B) string {
+// childBroker starts the embedded broker in a child process and returns
+// its address. env is added to the child's environment.
+func childBroker(b *testing.B, env ...string) string {
+	addr, _ := childBrokerStdin(b, env...)
+	return addr
+}
+
+func childBrokerStdin(b *testing.B, env ...string) (string, io.Writer) {
 	exe, err := os.Executable()
 	if err != nil {
 		b.Fatal(err)
 	}
 	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), "SLUICE_BENCH_BROKER=1")
+	cmd.Env = append(append(os.Environ(), "SLUICE_BENCH_BROKER=1"), env...)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
@@ -293,7 +309,7 @@ func childBroker(b *testing.B) string {
 		b.Fatalf("child broker: %v %s", err, line)
 	}
 	b.Cleanup(func() { stdin.Close(); cmd.Wait() })
-	return strings.TrimSpace(line)
+	return strings.TrimSpace(line), stdin
 }
 
 // BenchmarkMemory10M runs 10 million events from 10,000 users through the
