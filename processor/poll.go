@@ -12,16 +12,16 @@ import (
 // emit early results.
 const idlePoll = 250 * time.Millisecond
 
-// poll gathers one transaction's input. Each transaction has a cost that
-// does not depend on its size: a marker for each moved watermark to every
-// partition of every partials and repartition topic, a changelog entry for
-// each touched group, a batch for each output partition, the broker's
-// transaction markers on every partition written. With one poll a
-// transaction, a slow input (a few records a fetch) paid it for a handful
-// of events each time, over a hundred times a second. So, as Kafka
+// poll gathers one transaction's input. Each transaction has costs of its
+// own: a marker for each moved watermark to every partition of every
+// partials and repartition topic, a batch for each output partition, the
+// broker's commit marker on every partition written; and a group touched
+// in two transactions writes two changelog entries, in one only one. With
+// one poll a transaction, a slow input (a few records a fetch) paid them
+// for a handful of events, over a hundred times a second. So, as Kafka
 // Streams' commit.interval.ms does, the worker keeps polling until
-// CommitInterval has passed since it started or MaxPollRecords have come,
-// and the transaction takes them all. A backlog fills MaxPollRecords at
+// CommitInterval has passed since it began or MaxPollRecords have come,
+// and one transaction takes them all. A backlog fills MaxPollRecords at
 // the first poll, so it is not held back.
 //
 // Polling needs no open transaction: prepare still restores whatever the
