@@ -217,7 +217,7 @@ func BenchmarkTopicToTopic(b *testing.B) {
 			waitDrained(b, addr, "bench") // the combiners' and owners' work counts too
 			m.Report(int64(n))
 			b.ReportMetric(float64(stats.producedTotal())/float64(n), "outputs/event")
-			// One transaction a poll: fewer, larger ones write fewer
+			// A backlog fills a transaction per poll: fewer, larger ones write fewer
 			// changelog records per event.
 			b.ReportMetric(gathered(b, reg, "sluice_process_transactions_total"), "txns")
 			cancel()

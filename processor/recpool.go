@@ -12,11 +12,12 @@ import (
 // recordPool lends the client the slices it decodes fetched records into
 // (kgo.PoolRecords) and the buffers it decompresses batches into
 // (kgo.PoolDecompressBytes): they were the largest allocations of a busy
-// worker. The worker recycles a poll's records once its transaction has
-// ended, when nothing refers to them any more (a record's key and value
-// point into the decompressed buffer; the rules copy what they keep: the
-// decoder's strings, window state, partials); records it does not recycle
-// (a crash, a rebalance) are simply left to the garbage collector.
+// worker. The worker recycles the records it polled once their
+// transaction has ended, when nothing refers to them any more (a record's
+// key and value point into the decompressed buffer; the rules copy what
+// they keep: the decoder's strings, window state, partials); records it
+// does not recycle (a crash, a rebalance) are simply left to the garbage
+// collector.
 type recordPool struct {
 	classes [32]sync.Pool // class c holds slices of capacity >= 1<<c
 	bufs    [32]sync.Pool
@@ -76,7 +77,7 @@ func (p *recordPool) PutRecords(s []kgo.Record) {
 	p.classes[c].Put(&s)
 }
 
-// recycle gives a poll's records back to the pool.
+// recycle gives a transaction's polled records back to the pool.
 func recycle(fs kgo.Fetches) {
 	fs.EachRecord(func(r *kgo.Record) { r.Recycle() })
 }

@@ -31,11 +31,11 @@ type restoreGroup struct {
 	gathers []*gatherTask
 }
 
-// restoreOwned creates and restores the state of the partitions a poll
-// brought (polled) and of every partition this worker owns whose offsets
-// are fetched, wherever it is missing: source tasks, combiners, gatherers.
-// It runs before a transaction opens, so a long restore cannot run into
-// the transaction timeout.
+// restoreOwned creates and restores the state of the partitions a
+// transaction's polls brought (polled) and of every partition this worker
+// owns whose offsets are fetched, wherever it is missing: source tasks,
+// combiners, gatherers. It runs before a transaction opens, so a long
+// restore cannot run into the transaction timeout.
 func (w *worker) restoreOwned(ctx context.Context, polled []tp) error {
 	need := map[tp]bool{}
 	for _, k := range polled {
