@@ -285,12 +285,15 @@ func benchKey(raw []byte) []byte {
 }
 
 // childBroker starts the embedded broker in a child process and returns
-// its address. env is added to the child's environment.
-func childBroker(b *testing.B, env ...string) string {
-	addr, _ := childBrokerStdin(b, env...)
+// its address.
+func childBroker(b *testing.B) string {
+	addr, _ := childBrokerStdin(b)
 	return addr
 }
 
+// childBrokerStdin is childBroker with env added to the child's
+// environment; it also returns the child's stdin, for BenchmarkSteadyRate's
+// go (the test's cleanup closes it, which stops the child).
 func childBrokerStdin(b *testing.B, env ...string) (string, io.Writer) {
 	exe, err := os.Executable()
 	if err != nil {
