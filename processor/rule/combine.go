@@ -129,7 +129,8 @@ func (c *Combiner) AddPartial(part int, state []byte) error {
 	groups := c.groupsOf(b)
 	acc := groups[string(c.gk)]
 	if acc == nil {
-		acc = &bucket{start: b.start, end: b.end, gkey: string(c.gk), group: slices.Clone(b.group), pane: b.pane, aggs: make([]aggState, len(c.r.aggs))}
+		acc = newBucket(b.start, b.end, string(c.gk), b.group, len(c.r.aggs))
+		acc.pane = b.pane
 		groups[acc.gkey] = acc
 		c.n++
 	}

@@ -302,7 +302,31 @@ func groupMap(hint int) map[string]*bucket { return make(map[string]*bucket, hin
 
 func (w *Windows) newBucket(ev *Eval, start, end int64) *bucket {
 	w.n++
-	return &bucket{start: start, end: end, gkey: string(ev.key), group: slices.Clone(ev.vals), aggs: make([]aggState, len(w.r.aggs))}
+	return newBucket(start, end, string(ev.key), ev.vals, len(w.r.aggs))
+}
+
+// smallBucket is a bucket of the common shape (at most one group value
+// and two aggregates) with its slices' arrays: one allocation instead of
+// three, for the state that is made for about every event of a per-user
+// window.
+type smallBucket struct {
+	b     bucket
+	group [1]value
+	aggs  [2]aggState
+}
+
+// newBucket returns a bucket with a copy of group and naggs empty
+// aggregate states.
+func newBucket(start, end int64, gkey string, group []value, naggs int) *bucket {
+	if len(group) <= 1 && naggs <= 2 {
+		sb := &smallBucket{}
+		b := &sb.b
+		b.start, b.end, b.gkey = start, end, gkey
+		b.group = sb.group[:copy(sb.group[:], group)]
+		b.aggs = sb.aggs[:naggs]
+		return b
+	}
+	return &bucket{start: start, end: end, gkey: gkey, group: slices.Clone(group), aggs: make([]aggState, naggs)}
 }
 
 func (w *Windows) update(b *bucket, ev *Eval) {
