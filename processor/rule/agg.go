@@ -24,8 +24,23 @@ type aggState struct {
 
 type minMax struct{ min, max value }
 
+// aggOp is an aggregate's function: update runs for every event of every
+// window rule, where a switch on the function's name compared strings.
+type aggOp uint8
+
+const (
+	opCount aggOp = iota
+	opSum
+	opAvg
+	opMin
+	opMax
+	opCountDistinct
+)
+
+var aggOps = map[string]aggOp{"count": opCount, "sum": opSum, "avg": opAvg, "min": opMin, "max": opMax, "count_distinct": opCountDistinct}
+
 func (a *aggregate) update(st *aggState, v value, limit int) {
-	if a.fn == "count" {
+	if a.op == opCount {
 		st.n++
 		return
 	}
@@ -33,14 +48,14 @@ func (a *aggregate) update(st *aggState, v value, limit int) {
 		return
 	}
 	st.n++
-	switch a.fn {
-	case "sum", "avg":
+	switch a.op {
+	case opSum, opAvg:
 		if v.kind == kInt {
 			st.sumI += v.i
 		} else {
 			st.fsum().add(v.float())
 		}
-	case "min", "max":
+	case opMin, opMax:
 		if st.mm == nil {
 			st.mm = &minMax{v, v}
 			return
@@ -51,7 +66,7 @@ func (a *aggregate) update(st *aggState, v value, limit int) {
 		if st.mm.max.less(v) {
 			st.mm.max = v
 		}
-	case "count_distinct":
+	case opCountDistinct:
 		st.addHash(hashValue(v), limit)
 	}
 }
@@ -136,10 +151,10 @@ func (st *aggState) clear() {
 
 // result is the aggregate's output value.
 func (a *aggregate) result(st *aggState) value {
-	switch a.fn {
-	case "count":
+	switch a.op {
+	case opCount:
 		return value{kind: kInt, i: st.n}
-	case "count_distinct":
+	case opCountDistinct:
 		if st.hll != nil {
 			return value{kind: kInt, i: int64(st.hll.Estimate())}
 		}
@@ -147,22 +162,22 @@ func (a *aggregate) result(st *aggState) value {
 			return value{kind: kInt}
 		}
 		return value{kind: kInt, i: int64(st.exact.len())}
-	case "sum":
+	case opSum:
 		if a.typ == schema.Int {
 			return value{kind: kInt, i: st.sumI}
 		}
 		return floatVal(st.sumF.value())
-	case "avg":
+	case opAvg:
 		if st.n == 0 {
 			return value{kind: kFloat, null: true}
 		}
 		return floatVal((st.sumF.value() + float64(st.sumI)) / float64(st.n))
-	case "min":
+	case opMin:
 		if st.mm == nil {
 			return value{kind: kindOf(a.typ), null: true}
 		}
 		return st.mm.min
-	default:
+	default: // opMax
 		if st.mm == nil {
 			return value{kind: kindOf(a.typ), null: true}
 		}

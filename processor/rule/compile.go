@@ -69,6 +69,7 @@ type column struct {
 type aggregate struct {
 	name string
 	fn   string
+	op   aggOp   // fn, switched on per event
 	arg  *column // nil for count()
 	typ  schema.Type
 }
@@ -323,6 +324,7 @@ func (c *compiler) window(r *Rule) error {
 		default:
 			return loc.Errorf(a.Path, "unknown aggregate %q (want count, sum, min, max, avg or count_distinct)", a.Func)
 		}
+		ag.op = aggOps[a.Func]
 		r.aggs = append(r.aggs, ag)
 		col := schema.Column{Name: a.Name, Type: ag.typ, Optional: a.Func == "min" || a.Func == "max" || a.Func == "avg"}
 		if ag.typ == schema.Timestamp {
