@@ -173,6 +173,19 @@ func (c *Codec) DecodeInto(data []byte, rec any) error {
 	return c.finish(rec)
 }
 
+// DecodeIntoRef is DecodeInto, but the record's strings refer to data
+// instead of being copies of it (goccy/go-json's DecodeNoCopyString): no
+// allocation per string field, which was most of the processor's
+// allocations. The record is then only valid while data is unchanged, and
+// a string kept from it keeps data alive: for callers that copy whatever
+// they keep past data's reuse.
+func (c *Codec) DecodeIntoRef(data []byte, rec any) error {
+	if err := json.UnmarshalNoEscape(data, rec, json.DecodeNoCopyString()); err != nil {
+		return &InvalidError{Reason: "decoding JSON: " + err.Error()}
+	}
+	return c.finish(rec)
+}
+
 func (c *Codec) finish(rec any) error {
 	p := reflect.ValueOf(rec).UnsafePointer()
 	for i := range c.times {

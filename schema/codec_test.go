@@ -1,7 +1,10 @@
 package schema
 
 import (
+	"bytes"
 	"errors"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -40,6 +43,33 @@ func TestDecodeClickstream(t *testing.T) {
 	}
 	if !c.EventTime(back).Equal(want) {
 		t.Fatalf("round trip changed the event time: %s", out)
+	}
+}
+
+// DecodeIntoRef decodes as DecodeInto does, the rejections included, with
+// the strings referring to the input: changing the input changes them.
+func TestDecodeIntoRefRefersToTheInput(t *testing.T) {
+	c := mustBuiltin(t, "clickstream")
+	esc := strings.Replace(sample, `"user_ip": "203.0.113.7"`, `"user_ip": "203.0.113.\u0037"`, 1)
+	for _, ev := range []string{sample, esc} {
+		copied, ref := c.New(), c.New()
+		if err := c.DecodeInto([]byte(ev), copied); err != nil {
+			t.Fatal(err)
+		}
+		data := []byte(ev)
+		if err := c.DecodeIntoRef(data, ref); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(copied, ref) {
+			t.Fatalf("DecodeIntoRef gave %+v, DecodeInto %+v", ref, copied)
+		}
+		copy(data[bytes.Index(data, []byte(`"Search"`))+1:], "Xearch")
+		if got := reflect.ValueOf(ref).Elem().FieldByName("F5").String(); got != "Xearch" {
+			t.Fatalf("event_name after changing the input: %q (want the input's bytes)", got)
+		}
+	}
+	if err := c.DecodeIntoRef([]byte(`{"timestamp": 1}`), c.New()); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("got %v, want a schema error", err)
 	}
 }
 
