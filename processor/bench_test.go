@@ -150,7 +150,7 @@ func BenchmarkEngine(b *testing.B) {
 				for j := i; j < min(i+chunkEvents, b.N); j++ {
 					raw := evs[j%len(evs)]
 					rec := d.slot(len(chunk))
-					if err := d.codec.DecodeInto(raw, rec); err != nil {
+					if err := d.codec.DecodeIntoRef(raw, rec); err != nil {
 						b.Fatal(err)
 					}
 					chunk = append(chunk, rule.Event{Rec: rec, Time: d.codec.EventTime(rec), Raw: raw})
@@ -337,7 +337,7 @@ func BenchmarkMemory10M(b *testing.B) {
 		for j := 0; j < n; j++ {
 			ts = ts.Add(10 * time.Millisecond)
 			raw := benchEvent(rng, ts, 10_000)
-			if err := codec.DecodeInto(raw, rec); err != nil {
+			if err := codec.DecodeIntoRef(raw, rec); err != nil {
 				b.Fatal(err)
 			}
 			task.Process(rec, codec.EventTime(rec), raw, nil, sink)

@@ -48,7 +48,9 @@ func (w *worker) handleChunk(pt *partTask, recs []*kgo.Record) {
 	evs, chunk := d.evs[:0], w.sink.chunk[:0]
 	for _, r := range recs {
 		rec := d.slot(len(evs))
-		if err := d.codec.DecodeInto(r.Value, rec); err != nil {
+		// The record's strings refer to r.Value, unchanged until the
+		// transaction ends (recordPool); the rules copy what they keep.
+		if err := d.codec.DecodeIntoRef(r.Value, rec); err != nil {
 			w.sink.deadLetter(r, err.Error(), "", "invalid")
 			continue
 		}

@@ -14,8 +14,9 @@ import (
 // (kgo.PoolDecompressBytes): they were the largest allocations of a busy
 // worker. The worker recycles the records it polled once their
 // transaction has ended, when nothing refers to them any more (a record's
-// key and value point into the decompressed buffer; the rules copy what
-// they keep: the decoder's strings, window state, partials); records it
+// key and value point into the decompressed buffer, and so do the decoded
+// events' strings (schema.Codec.DecodeIntoRef); the rules copy what they
+// keep: window state, partials); records it
 // does not recycle (a crash, a rebalance) are simply left to the garbage
 // collector.
 type recordPool struct {

@@ -55,16 +55,17 @@ func (a *aggregate) update(st *aggState, v value, limit int) {
 		} else {
 			st.fsum().add(v.float())
 		}
-	case opMin, opMax:
+	case opMin, opMax: // kept values are copied (value.keep)
 		if st.mm == nil {
+			v = v.keep("")
 			st.mm = &minMax{v, v}
 			return
 		}
 		if v.less(st.mm.min) {
-			st.mm.min = v
+			st.mm.min = v.keep("")
 		}
 		if st.mm.max.less(v) {
-			st.mm.max = v
+			st.mm.max = v.keep("")
 		}
 	case opCountDistinct:
 		st.addHash(hashValue(v), limit)

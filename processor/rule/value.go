@@ -6,6 +6,7 @@ import (
 	"math"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 	"unsafe"
@@ -57,6 +58,24 @@ func timeVal(t time.Time) value { return value{kind: kTimestamp, i: t.UnixNano()
 func floatVal(f float64) value { return value{kind: kFloat, i: int64(math.Float64bits(f))} }
 
 // float is a float value's number.
+// keep returns v fit to be kept in window state: with a string of its
+// own. An event's strings refer to the fetched record's bytes
+// (schema.Codec.DecodeIntoRef), which are reused once the transaction
+// ends. A string that ends within (a group key ends with its last value's
+// bytes) is taken from it instead of copied, as the state keeps the key
+// anyway.
+func (v value) keep(within string) value {
+	if v.kind != kString || v.s == "" {
+		return v
+	}
+	if strings.HasSuffix(within, v.s) {
+		v.s = within[len(within)-len(v.s):]
+	} else {
+		v.s = strings.Clone(v.s)
+	}
+	return v
+}
+
 func (v value) float() float64 { return math.Float64frombits(uint64(v.i)) }
 
 // time is a timestamp value's time, in UTC.

@@ -315,18 +315,22 @@ type smallBucket struct {
 	aggs  [2]aggState
 }
 
-// newBucket returns a bucket with a copy of group and naggs empty
-// aggregate states.
+// newBucket returns a bucket with a copy of group (its strings copied too:
+// see value.keep) and naggs empty aggregate states.
 func newBucket(start, end int64, gkey string, group []value, naggs int) *bucket {
+	var b *bucket
 	if len(group) <= 1 && naggs <= 2 {
 		sb := &smallBucket{}
-		b := &sb.b
-		b.start, b.end, b.gkey = start, end, gkey
-		b.group = sb.group[:copy(sb.group[:], group)]
-		b.aggs = sb.aggs[:naggs]
-		return b
+		b = &sb.b
+		b.group, b.aggs = sb.group[:len(group)], sb.aggs[:naggs]
+	} else {
+		b = &bucket{group: make([]value, len(group)), aggs: make([]aggState, naggs)}
 	}
-	return &bucket{start: start, end: end, gkey: gkey, group: slices.Clone(group), aggs: make([]aggState, naggs)}
+	b.start, b.end, b.gkey = start, end, gkey
+	for i, v := range group {
+		b.group[i] = v.keep(gkey)
+	}
+	return b
 }
 
 func (w *Windows) update(b *bucket, ev *Eval) {
