@@ -13,6 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicehq/sluice/broker"
 	"github.com/sluicehq/sluice/internal/kclient"
@@ -95,7 +96,8 @@ func readCommitted(t testing.TB, b *broker.Broker, topic string) []*kgo.Record {
 }
 
 // readCommittedTxns is readCommitted that also counts the commit markers
-// read: one per committed transaction that wrote to a partition.
+// read: one per committed transaction that wrote to a partition (abort
+// markers are not counted).
 func readCommittedTxns(t testing.TB, b *broker.Broker, topic string) (recs []*kgo.Record, markers int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -133,7 +135,10 @@ func readCommittedTxns(t testing.TB, b *broker.Broker, topic string) (recs []*kg
 				delete(want, r.Partition)
 			}
 			if r.Attrs.IsControl() {
-				markers++
+				var k kmsg.ControlRecordKey
+				if k.ReadFrom(r.Key) == nil && k.Type == kmsg.ControlRecordKeyTypeCommit {
+					markers++ // an abort's marker is not a transaction that took the input
+				}
 			} else {
 				recs = append(recs, r)
 			}
