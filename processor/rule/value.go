@@ -57,7 +57,6 @@ func timeVal(t time.Time) value { return value{kind: kTimestamp, i: t.UnixNano()
 
 func floatVal(f float64) value { return value{kind: kFloat, i: int64(math.Float64bits(f))} }
 
-// float is a float value's number.
 // keep returns v fit to be kept in window state: with a string of its
 // own. An event's strings refer to the fetched record's bytes
 // (schema.Codec.DecodeIntoRef), which are reused once the transaction
@@ -76,6 +75,7 @@ func (v value) keep(within string) value {
 	return v
 }
 
+// float is a float value's number.
 func (v value) float() float64 { return math.Float64frombits(uint64(v.i)) }
 
 // time is a timestamp value's time, in UTC.
