@@ -129,7 +129,7 @@ func (c *Combiner) AddPartial(part int, state []byte) error {
 	groups := c.groupsOf(b)
 	acc := groups[string(c.gk)]
 	if acc == nil {
-		acc = newBucket(b.start, b.end, string(c.gk), b.group, len(c.r.aggs))
+		acc = newBucket(b.start, b.end, c.gk, b.group, len(c.r.aggs))
 		acc.pane = b.pane
 		groups[acc.gkey] = acc
 		c.n++
