@@ -2,10 +2,14 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/processor"
 )
 
 // Bad flags and inputs fail fast with one clear line and a non-zero exit.
@@ -128,5 +132,31 @@ func TestSharedConfigFile(t *testing.T) {
 	write("lint:\n  log-format: json\n")
 	if code, _, errs := run("rules", "lint", "../../rules", "--config", cfg); code != 2 || !strings.Contains(errs, `unknown key "log-format"`) {
 		t.Fatalf("key in the command's section that it does not take: exit %d, %q", code, errs)
+	}
+}
+
+// A typed --commit-interval 0 means a transaction per poll (the library's
+// negative interval), not the library's default for a zero.
+func TestProcessCommitInterval(t *testing.T) {
+	var got time.Duration
+	runProcessor = func(_ context.Context, cfg processor.Config) error {
+		got = cfg.CommitInterval
+		return nil
+	}
+	defer func() { runProcessor = processor.Run }()
+	for _, tc := range []struct {
+		args []string
+		want func(time.Duration) bool
+		says string
+	}{
+		{nil, func(d time.Duration) bool { return d == 100*time.Millisecond }, "100ms, the default"},
+		{[]string{"--commit-interval", "0"}, func(d time.Duration) bool { return d < 0 }, "negative: a transaction per poll"},
+		{[]string{"--commit-interval", "2s"}, func(d time.Duration) bool { return d == 2*time.Second }, "2s"},
+	} {
+		got = 0
+		args := append([]string{"process", "--rules", "../../rules", "--metrics-addr", ""}, tc.args...)
+		if code, _, stderr := run(args...); code != 0 || !tc.want(got) {
+			t.Errorf("%v: exit %d, commit interval %v (want %s); stderr %s", tc.args, code, got, tc.says, stderr)
+		}
 	}
 }

@@ -11,6 +11,10 @@ import (
 	"github.com/sluicehq/sluice/schema"
 )
 
+// runProcessor runs the processor; tests replace it to see the config the
+// flags make.
+var runProcessor = processor.Run
+
 func newProcessCmd() *cobra.Command {
 	var (
 		cfg     processor.Config
@@ -57,7 +61,7 @@ Rule file reference: docs/processor.md.`,
 			}
 			defer rt.close()
 			cfg.Log, cfg.Reg = rt.log, rt.reg
-			return processor.Run(c.Context(), cfg)
+			return runProcessor(c.Context(), cfg)
 		},
 	}
 	f := c.Flags()
