@@ -13,12 +13,11 @@ import (
 // (kgo.PoolRecords) and the buffers it decompresses batches into
 // (kgo.PoolDecompressBytes): they were the largest allocations of a busy
 // worker. The worker recycles the records it polled once their
-// transaction has ended, when nothing refers to them any more (a record's
+// transaction has ended, when nothing refers to them any more: a record's
 // key and value point into the decompressed buffer, and so do the decoded
-// events' strings (schema.Codec.DecodeIntoRef); the rules copy what they
-// keep: window state, partials); records it
-// does not recycle (a crash, a rebalance) are simply left to the garbage
-// collector.
+// events' strings (schema.Codec.DecodeIntoRef), so the rules copy what
+// they keep (window state, partials). Records it does not recycle (a
+// crash, a rebalance) are simply left to the garbage collector.
 type recordPool struct {
 	classes [32]sync.Pool // class c holds slices of capacity >= 1<<c
 	bufs    [32]sync.Pool

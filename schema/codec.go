@@ -166,12 +166,7 @@ func (c *Codec) Decode(data []byte) (any, error) {
 
 // DecodeInto parses one JSON event into rec, a pointer from New, and checks
 // it against the schema: types, timestamps, enums and required strings.
-func (c *Codec) DecodeInto(data []byte, rec any) error {
-	if err := json.UnmarshalNoEscape(data, rec); err != nil {
-		return &InvalidError{Reason: "decoding JSON: " + err.Error()}
-	}
-	return c.finish(rec)
-}
+func (c *Codec) DecodeInto(data []byte, rec any) error { return c.decode(data, rec) }
 
 // DecodeIntoRef is DecodeInto, but the record's strings refer to data
 // instead of being copies of it (goccy/go-json's DecodeNoCopyString): no
@@ -180,7 +175,11 @@ func (c *Codec) DecodeInto(data []byte, rec any) error {
 // a string kept from it keeps data alive: for callers that copy whatever
 // they keep past data's reuse.
 func (c *Codec) DecodeIntoRef(data []byte, rec any) error {
-	if err := json.UnmarshalNoEscape(data, rec, json.DecodeNoCopyString()); err != nil {
+	return c.decode(data, rec, json.DecodeNoCopyString())
+}
+
+func (c *Codec) decode(data []byte, rec any, opts ...json.DecodeOptionFunc) error {
+	if err := json.UnmarshalNoEscape(data, rec, opts...); err != nil {
 		return &InvalidError{Reason: "decoding JSON: " + err.Error()}
 	}
 	return c.finish(rec)
